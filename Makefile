@@ -1,0 +1,64 @@
+# dts — MySQL/MariaDB binlog to Kafka.
+#
+#   make demo   the whole thing on this machine: MariaDB, a dev Kafka broker, `dts dev`, a task
+#   make test   unit and integration tests against real MariaDB, Consul, Nomad and Kafka broker
+#
+# Everything a target needs is installed or built by the target itself.
+
+SHELL := /bin/bash
+GO ?= go
+export GOTOOLCHAIN := local
+export GOFLAGS := -buildvcs=false
+
+CONSUL_VERSION := 1.20.6
+NOMAD_VERSION := 1.10.5
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build deps deps-mariadb deps-hashicorp test lint bench demo demo-nomad clean
+
+all: build
+
+## build: bin/dts and the dev Kafka broker bin/devkafka
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dts ./cmd/dts
+	$(GO) build -o bin/devkafka ./deploy/devkafka
+
+## deps: MariaDB (Debian package) and Consul + Nomad (built once per machine into ~/.cache/dts)
+deps: deps-mariadb deps-hashicorp
+
+deps-mariadb:
+	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
+		echo "installing mariadb-server (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends mariadb-server >/dev/null || \
+		{ $$SUDO apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends mariadb-server >/dev/null; }; }
+
+deps-hashicorp:
+	@bash deploy/tools/build.sh consul $(CONSUL_VERSION)
+	@bash deploy/tools/build.sh nomad $(NOMAD_VERSION)
+
+## test: every unit and integration test, with the race detector
+test: deps lint
+	$(GO) test -race -count=1 -timeout 60m ./...
+
+## lint: go vet and gofmt
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/tools/*')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## bench: throughput, memory and latency figures, with baselines measured in the same run
+bench: deps-mariadb build
+	$(GO) run ./internal/bench
+
+## demo: MariaDB, the dev broker and `dts dev` on this machine, a task, rows flowing
+demo: deps-mariadb build
+	@bash deploy/demo/demo.sh
+
+## demo-nomad: the same on real Consul and Nomad agents (./bin), with the dispatcher
+demo-nomad: deps build
+	@bash deploy/demo/demo.sh --nomad
+
+clean:
+	rm -rf bin dts-data

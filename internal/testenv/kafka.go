@@ -1,0 +1,227 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Kafka is a Kafka-protocol broker: in-process kfake (Cluster set) or the devkafka binary
+// (Proc set).
+type Kafka struct {
+	Addrs   []string
+	Cluster *kfake.Cluster
+	Proc    *Process
+}
+
+// Addr is the comma-separated broker list, as a task's kafka.addr.
+func (k *Kafka) Addr() string { return strings.Join(k.Addrs, ",") }
+
+// StartKafka starts an in-process kfake broker whose auto-created topics have the given number
+// of partitions, and closes it in t.Cleanup.
+func StartKafka(t testing.TB, partitions int, opts ...kfake.Opt) *Kafka {
+	t.Helper()
+	opts = append([]kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(FreePort(t)),
+		kfake.AllowAutoTopicCreation(),
+		kfake.DefaultNumPartitions(partitions),
+	}, opts...)
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatalf("start kfake: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return &Kafka{Addrs: c.ListenAddrs(), Cluster: c}
+}
+
+// StartKafkaProcess builds and starts deploy/devkafka as its own process.
+func StartKafkaProcess(t testing.TB, partitions int) *Kafka {
+	t.Helper()
+	bin := Build(t, "./deploy/devkafka")
+	port := FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	proc := StartProcess(t, "devkafka", t.TempDir(), baseEnv(), syscall.SIGTERM,
+		bin, "--listen", addr, "--partitions", strconv.Itoa(partitions))
+	k := &Kafka{Addrs: []string{addr}, Proc: proc}
+	err := WaitFor(context.Background(), proc, 30*time.Second, func(context.Context) error {
+		c, err := sarama.NewClient(k.Addrs, SaramaConfig())
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	})
+	if err != nil {
+		t.Fatalf("devkafka did not start: %v", err)
+	}
+	return k
+}
+
+// SaramaConfig is a client configuration that works against kfake.
+func SaramaConfig() *sarama.Config {
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.ClientID = "dts-test"
+	cfg.Metadata.Retry.Backoff = 50 * time.Millisecond
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	return cfg
+}
+
+// Record is one Kafka record read back by a test.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+}
+
+// JSON decodes the record's value.
+func (r Record) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(string(r.Value)))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("record %s/%d@%d is not JSON: %v: %s", r.Topic, r.Partition, r.Offset, err, r.Value)
+	}
+	return m
+}
+
+// Topics lists the broker's topics.
+func (k *Kafka) Topics(t testing.TB) []string {
+	t.Helper()
+	c, err := sarama.NewClient(k.Addrs, SaramaConfig())
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	defer c.Close()
+	ts, err := c.Topics()
+	if err != nil {
+		t.Fatalf("kafka topics: %v", err)
+	}
+	return ts
+}
+
+// Read returns every record of topic, partition by partition in offset order. A topic that does
+// not exist reads as empty.
+func (k *Kafka) Read(t testing.TB, topic string) []Record {
+	t.Helper()
+	recs, err := k.read(topic)
+	if err != nil {
+		t.Fatalf("read topic %s: %v", topic, err)
+	}
+	return recs
+}
+
+// WaitRecords polls topic until it holds at least n records or timeout passes.
+func (k *Kafka) WaitRecords(t testing.TB, topic string, n int, timeout time.Duration) []Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var recs []Record
+	for {
+		var err error
+		recs, err = k.read(topic)
+		if err == nil && len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s: want at least %d records, have %d after %s (last error: %v)", topic, n, len(recs), timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (k *Kafka) read(topic string) ([]Record, error) {
+	cfg := SaramaConfig()
+	c, err := sarama.NewClient(k.Addrs, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.RefreshMetadata(); err != nil {
+		return nil, err
+	}
+	topics, err := c.Topics()
+	if err != nil {
+		return nil, err
+	}
+	found := false
+	for _, tp := range topics {
+		found = found || tp == topic
+	}
+	if !found {
+		return nil, nil
+	}
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := sarama.NewConsumerFromClient(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cons.Close()
+	var out []Record
+	for _, p := range parts {
+		high, err := c.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return nil, err
+		}
+		low, err := c.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			return nil, err
+		}
+		if high <= low {
+			continue
+		}
+		pc, err := cons.ConsumePartition(topic, p, low)
+		if err != nil {
+			return nil, err
+		}
+		timeout := time.After(60 * time.Second)
+	loop:
+		for {
+			select {
+			case m := <-pc.Messages():
+				out = append(out, Record{Topic: topic, Partition: p, Offset: m.Offset, Key: m.Key, Value: m.Value})
+				if m.Offset+1 >= high {
+					break loop
+				}
+			case err := <-pc.Errors():
+				pc.Close()
+				return nil, err
+			case <-timeout:
+				pc.Close()
+				return nil, errors.New("timed out reading partition")
+			}
+		}
+		pc.Close()
+	}
+	return out, nil
+}
+
+// Produce writes one record, for tests of the broker itself.
+func (k *Kafka) Produce(t testing.TB, topic string, key, value []byte) (int32, int64) {
+	t.Helper()
+	p, err := sarama.NewSyncProducer(k.Addrs, SaramaConfig())
+	if err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	defer p.Close()
+	part, off, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.ByteEncoder(key), Value: sarama.ByteEncoder(value)})
+	if err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+	return part, off
+}
