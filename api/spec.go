@@ -1,0 +1,167 @@
+// Package api holds the wire types of dts: the task spec operators submit, the status workers
+// report, the response envelope and error codes, their structural validation, and a Go client.
+// The dispatcher, the worker and the `dts task` command all use these same types.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Source is the MySQL or MariaDB server a task reads. Username and password may be omitted: the
+// dispatcher then uses its configured default replication account.
+type Source struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	// ServerID is the replica server id the worker registers with; default 1000000000 + task id.
+	// Two readers with the same id kick each other off the server.
+	ServerID uint32 `json:"server_id,omitempty"`
+}
+
+// Addr is host:port.
+func (s Source) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// Topic modes.
+const (
+	TopicModeDatabase = 0 // topic = dbname
+	TopicModeTable    = 1 // topic = dbname_tablename
+)
+
+// Partition modes and fallbacks.
+const (
+	PartitionByTable      = "table"
+	PartitionByColumn     = "column"
+	PartitionByPrimaryKey = "primary_key"
+)
+
+// Kafka is the destination of a task and how rows are routed in it.
+type Kafka struct {
+	// Addr is a comma-separated list of brokers.
+	Addr string `json:"addr"`
+	// Topic receives every message when TopicMode is absent.
+	Topic string `json:"topic,omitempty"`
+	// TopicMode absent: everything to Topic; 0: topic = dbname; 1: topic = dbname_tablename.
+	TopicMode *int `json:"topic_mode,omitempty"`
+	// PartitionMode is table (default), column (with PartitionColumns) or primary_key.
+	PartitionMode    string     `json:"partition_mode,omitempty"`
+	PartitionColumns StringList `json:"partition_columns,omitempty"`
+	// ProducerPartitionByFallback (table or primary_key) is used when a table lacks a partition
+	// column; default table.
+	ProducerPartitionByFallback string `json:"producer_partition_by_fallback,omitempty"`
+	// ExcludeColumns are left out of every message (matched case-insensitively by name).
+	ExcludeColumns StringList `json:"exclude_columns,omitempty"`
+	// FlatFormat puts a row's columns at the top level of the message.
+	FlatFormat bool `json:"flat_format"`
+	// Compression is none, gzip, snappy, lz4 (default) or zstd.
+	Compression string `json:"compression,omitempty"`
+}
+
+// Filter selects tables of one database, and optionally rows of them.
+type Filter struct {
+	// DBName is the database, matched exactly.
+	DBName string `json:"dbname"`
+	// Match is a table name, or a regular expression between slashes (/orders_\d+/) that must
+	// match the whole name. Empty matches every table of the database.
+	Match string `json:"match"`
+	// Filter is an optional MySQL boolean expression on the row, such as
+	// "status = 1 AND type IN (2,3)".
+	Filter string `json:"filter,omitempty"`
+}
+
+// RateLimit is a token bucket in rows per second.
+type RateLimit struct {
+	Rate     float64 `json:"rate"`
+	Capacity int     `json:"capacity,omitempty"`
+}
+
+// TaskSpec is a task as submitted. On alter, Source and Incr may be omitted (unchanged).
+type TaskSpec struct {
+	Source    *Source    `json:"source,omitempty"`
+	Kafka     Kafka      `json:"kafka"`
+	Filters   []Filter   `json:"filters"`
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// Incr true streams from now; false copies the existing rows first. Default true.
+	Incr *bool `json:"incr,omitempty"`
+}
+
+// IsIncr reports the effective incr setting.
+func (s *TaskSpec) IsIncr() bool { return s.Incr == nil || *s.Incr }
+
+// TopicMode returns the topic mode and whether one is set.
+func (k *Kafka) TopicModeValue() (int, bool) {
+	if k.TopicMode == nil {
+		return 0, false
+	}
+	return *k.TopicMode, true
+}
+
+// Clone returns a deep copy.
+func (s *TaskSpec) Clone() *TaskSpec {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(fmt.Sprintf("api: marshal spec: %v", err))
+	}
+	var c TaskSpec
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(fmt.Sprintf("api: unmarshal spec: %v", err))
+	}
+	return &c
+}
+
+// Redacted returns a copy without the source password.
+func (s *TaskSpec) Redacted() *TaskSpec {
+	c := s.Clone()
+	if c.Source != nil {
+		c.Source.Password = ""
+	}
+	return c
+}
+
+// SubmitRequest is the body of submit and alter.
+type SubmitRequest struct {
+	Task *TaskSpec `json:"task"`
+}
+
+// SubmitResponse is the data of a successful submit.
+type SubmitResponse struct {
+	// Addr is the HTTP address of the worker running the task, empty if it was not placed in time.
+	Addr string `json:"addr"`
+	ID   int64  `json:"id"`
+}
+
+// StringList is a list of names that also accepts a comma-separated string on input.
+type StringList []string
+
+// UnmarshalJSON accepts ["a","b"] or "a,b".
+func (l *StringList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*l = nil
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = nil
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*l = append(*l, p)
+			}
+		}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
+}

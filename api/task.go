@@ -1,0 +1,137 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// State is a task's state as the list shows it.
+type State string
+
+// Task states.
+const (
+	StatePending      State = "Pending"      // stored, worker not running yet
+	StateSnapshotting State = "Snapshotting" // copying existing rows (incr=false)
+	StateRunning      State = "Running"      // streaming the binlog
+	StateFailed       State = "Failed"       // stopped by an error; Message says why and what to do
+	StateStopped      State = "Stopped"      // stopped by an operator
+)
+
+// Desired is what the operator asked for: the task running or stopped.
+type Desired string
+
+// Desired states.
+const (
+	DesiredRunning Desired = "running"
+	DesiredStopped Desired = "stopped"
+)
+
+// Task is a stored task. Its spec never holds the source password.
+type Task struct {
+	ID        int64     `json:"id"`
+	Spec      TaskSpec  `json:"spec"`
+	Version   int64     `json:"version"`
+	Desired   Desired   `json:"desired"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Credentials is the account a worker logs in to the source with.
+type Credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Status is what a task's worker reports: its checkpoint (Pos, and Snapshot while copying) and
+// how it is doing. Workers write it only while they hold the task's lock.
+type Status struct {
+	State State `json:"state"`
+	// Pos is the position after the last transaction whose every message Kafka acknowledged:
+	// a GTID set with its flavor ("MariaDB/0-1-123", "MySQL56/uuid:1-100") or "file:pos".
+	Pos string `json:"pos,omitempty"`
+	// TransactionTime is when the source executed the transaction at Pos.
+	TransactionTime time.Time `json:"transaction_time,omitzero"`
+	Message         string    `json:"message,omitempty"`
+	// ServiceAddr is the worker's HTTP address.
+	ServiceAddr string    `json:"service_addr,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	// SpecVersion is the version of the spec the worker runs.
+	SpecVersion int64 `json:"spec_version,omitempty"`
+	// LagSeconds is how far behind the source the checkpoint is.
+	LagSeconds float64 `json:"lag_seconds"`
+	// RowsSent counts messages Kafka acknowledged, over the task's whole life.
+	RowsSent uint64            `json:"rows_sent"`
+	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+	// Worker identifies the process (host, pid, Nomad allocation).
+	Worker string `json:"worker,omitempty"`
+}
+
+// SnapshotProgress is the state of the initial copy of an incr=false task; it is also the
+// copy's checkpoint.
+type SnapshotProgress struct {
+	// Pos is the binlog position taken before the copy; streaming starts there after it.
+	Pos string `json:"pos"`
+	// Tables lists the tables to copy as db.table, in copy order.
+	Tables     []string `json:"tables"`
+	TablesDone int      `json:"tables_done"`
+	// Table is the table being copied and LastKey the primary key of its last copied row.
+	Table         string          `json:"table,omitempty"`
+	LastKey       json.RawMessage `json:"last_key,omitempty"`
+	RowsCopied    uint64          `json:"rows_copied"`
+	RowsEstimated uint64          `json:"rows_estimated"`
+	Done          bool            `json:"done"`
+}
+
+// JobInfo is the scheduler's view of a task's worker (a Nomad job, or the local supervisor).
+type JobInfo struct {
+	ID          string `json:"id"`
+	Status      string `json:"status"`
+	AllocID     string `json:"alloc_id,omitempty"`
+	AllocStatus string `json:"alloc_status,omitempty"`
+	Addr        string `json:"addr,omitempty"`
+	Message     string `json:"message,omitempty"`
+}
+
+// TaskSummary is one row of the task list, as in the seed API, plus a few fields users expect.
+type TaskSummary struct {
+	ID              int64             `json:"id"`
+	SourceAddr      string            `json:"source_addr"`
+	DestAddr        string            `json:"dest_addr"`
+	Pos             string            `json:"pos"`
+	TransactionTime string            `json:"transaction_time"`
+	State           State             `json:"state"`
+	UpdatedAt       string            `json:"updated_at"`
+	Message         string            `json:"message"`
+	ServiceAddr     string            `json:"service_addr"`
+	Desired         Desired           `json:"desired"`
+	LagSeconds      float64           `json:"lag_seconds"`
+	RowsSent        uint64            `json:"rows_sent"`
+	Snapshot        *SnapshotProgress `json:"snapshot,omitempty"`
+}
+
+// TaskList is the data of GET /v1/task/list.
+type TaskList struct {
+	Tasks []TaskSummary `json:"tasks"`
+	Total int           `json:"total"`
+}
+
+// TaskDetail is the data of GET /v1/task/:id.
+type TaskDetail struct {
+	TaskSummary
+	Spec        *TaskSpec `json:"spec"`
+	SpecVersion int64     `json:"spec_version"`
+	CreatedAt   string    `json:"created_at"`
+	Status      *Status   `json:"status,omitempty"`
+	Job         *JobInfo  `json:"job,omitempty"`
+}
+
+// TimeLayout is how the API writes times, in the dispatcher's zone.
+const TimeLayout = "2006-01-02 15:04:05"
+
+// FormatTime writes t in TimeLayout in loc; the zero time is "".
+func FormatTime(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(loc).Format(TimeLayout)
+}

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// MaxTopicLength is Kafka's limit on topic names.
+const MaxTopicLength = 249
+
+// Validate checks the spec's structure for a submit: every required field is present and every
+// value is in range. It names the first bad field ("task.kafka.addr: is required"). Filter regular
+// expressions and row expressions are compiled by the worker's filter package, which the
+// dispatcher also runs.
+func (s *TaskSpec) Validate() error {
+	if s.Source == nil {
+		return FieldError("task.source", "is required")
+	}
+	return s.validate()
+}
+
+// ValidateAlter checks an alter body: like Validate, but Source and Incr may be omitted.
+func (s *TaskSpec) ValidateAlter() error { return s.validate() }
+
+func (s *TaskSpec) validate() error {
+	if s.Source != nil {
+		if err := s.Source.validate("task.source"); err != nil {
+			return err
+		}
+	}
+	if err := s.Kafka.validate("task.kafka"); err != nil {
+		return err
+	}
+	if len(s.Filters) == 0 {
+		return FieldError("task.filters", "at least one filter is required (dbname and match)")
+	}
+	for i, f := range s.Filters {
+		field := fmt.Sprintf("task.filters[%d]", i)
+		if strings.TrimSpace(f.DBName) == "" {
+			return FieldError(field+".dbname", "is required")
+		}
+		if strings.ContainsAny(f.DBName, "/*") {
+			return FieldError(field+".dbname", "must be an exact database name, not a pattern")
+		}
+	}
+	if r := s.RateLimit; r != nil {
+		if r.Rate <= 0 {
+			return FieldError("task.rate_limit.rate", "must be a positive number of rows per second, got %v", r.Rate)
+		}
+		if r.Capacity < 0 {
+			return FieldError("task.rate_limit.capacity", "must not be negative, got %d", r.Capacity)
+		}
+	}
+	return nil
+}
+
+func (s *Source) validate(field string) error {
+	if strings.TrimSpace(s.Host) == "" {
+		return FieldError(field+".host", "is required")
+	}
+	if strings.ContainsAny(s.Host, " /:") && net.ParseIP(s.Host) == nil {
+		return FieldError(field+".host", "%q is not a host name or IP address", s.Host)
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		return FieldError(field+".port", "must be between 1 and 65535, got %d", s.Port)
+	}
+	if s.Password != "" && s.Username == "" {
+		return FieldError(field+".username", "is required when a password is given")
+	}
+	return nil
+}
+
+func (k *Kafka) validate(field string) error {
+	if strings.TrimSpace(k.Addr) == "" {
+		return FieldError(field+".addr", "is required (comma-separated brokers, host:port)")
+	}
+	for _, b := range strings.Split(k.Addr, ",") {
+		b = strings.TrimSpace(b)
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			return FieldError(field+".addr", "%q is not host:port", b)
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return FieldError(field+".addr", "%q: port must be between 1 and 65535", b)
+		}
+	}
+	if mode, ok := k.TopicModeValue(); ok {
+		if mode != TopicModeDatabase && mode != TopicModeTable {
+			return FieldError(field+".topic_mode", "must be 0 (topic = dbname) or 1 (topic = dbname_tablename), got %d", mode)
+		}
+	} else if strings.TrimSpace(k.Topic) == "" {
+		return FieldError(field+".topic", "is required when topic_mode is not set")
+	}
+	if k.Topic != "" {
+		if err := ValidTopic(k.Topic); err != nil {
+			return FieldError(field+".topic", "%v", err)
+		}
+	}
+	switch k.PartitionMode {
+	case "", PartitionByTable, PartitionByPrimaryKey:
+		if len(k.PartitionColumns) > 0 {
+			return FieldError(field+".partition_columns", "is only used with partition_mode \"column\"")
+		}
+	case PartitionByColumn:
+		if len(k.PartitionColumns) == 0 {
+			return FieldError(field+".partition_columns", "is required with partition_mode \"column\"")
+		}
+	default:
+		return FieldError(field+".partition_mode", "unknown mode %q: use table, column or primary_key", k.PartitionMode)
+	}
+	for i, c := range k.PartitionColumns {
+		if strings.TrimSpace(c) == "" {
+			return FieldError(fmt.Sprintf("%s.partition_columns[%d]", field, i), "is empty")
+		}
+	}
+	switch k.ProducerPartitionByFallback {
+	case "", PartitionByTable, PartitionByPrimaryKey:
+	default:
+		return FieldError(field+".producer_partition_by_fallback", "unknown fallback %q: use table or primary_key", k.ProducerPartitionByFallback)
+	}
+	for i, c := range k.ExcludeColumns {
+		if strings.TrimSpace(c) == "" {
+			return FieldError(fmt.Sprintf("%s.exclude_columns[%d]", field, i), "is empty")
+		}
+	}
+	switch k.Compression {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		return FieldError(field+".compression", "unknown codec %q: use none, gzip, snappy, lz4 or zstd", k.Compression)
+	}
+	return nil
+}
+
+// ValidTopic reports whether name is a legal Kafka topic name.
+func ValidTopic(name string) error {
+	if name == "" || name == "." || name == ".." {
+		return fmt.Errorf("%q is not a valid topic name", name)
+	}
+	if len(name) > MaxTopicLength {
+		return fmt.Errorf("topic name is longer than %d characters", MaxTopicLength)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic %q has %q: only letters, digits, '.', '_' and '-' are allowed", name, r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package dispatcher
+
+import (
+	"context"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+)
+
+// Store keeps tasks and the statuses their workers report. store/consul and store/bolt
+// implement it. Errors are the sentinels of package store (ErrNotFound, ErrConflict,
+// ErrUnavailable), possibly wrapped.
+type Store interface {
+	// Create allocates the next task id (never reused, never shared by two concurrent creates,
+	// even across dispatchers), stores t under it with t.ID set, and returns the id.
+	Create(ctx context.Context, t *api.Task) (int64, error)
+	// Get returns one task.
+	Get(ctx context.Context, id int64) (*api.Task, error)
+	// Update replaces a task if its stored version is still prevVersion.
+	Update(ctx context.Context, t *api.Task, prevVersion int64) error
+	// Delete removes a task with its status and lock.
+	Delete(ctx context.Context, id int64) error
+	// List returns every task in id order, each with its status (nil if none was reported).
+	List(ctx context.Context) ([]store.Record, error)
+	// Status returns a task's status, nil if none.
+	Status(ctx context.Context, id int64) (*api.Status, error)
+	// Ping checks that the backend answers.
+	Ping(ctx context.Context) error
+}
+
+// Launcher runs tasks' workers: jobs/nomad on a Nomad cluster, jobs/local in-process.
+type Launcher interface {
+	// Launch starts the task's worker, or brings a running one up to date with t. creds is the
+	// source account; nil keeps the one given before. Idempotent.
+	Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error
+	// Stop stops the worker (it checkpoints first) and keeps what Launch needs to start it again.
+	Stop(ctx context.Context, id int64) error
+	// Remove stops the worker and deletes everything kept for the task (job, credentials).
+	Remove(ctx context.Context, id int64) error
+	// Jobs returns the scheduler's view of every task's worker, by task id; a task without a job
+	// is absent.
+	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)
+	// WaitAddr waits until the task's worker is placed and returns its HTTP address; ctx bounds
+	// the wait.
+	WaitAddr(ctx context.Context, id int64) (string, error)
+}

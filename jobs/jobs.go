@@ -1,0 +1,33 @@
+// Package jobs names what the task launchers share. A launcher runs one worker per task:
+// jobs/nomad registers a Nomad job per task, jobs/local supervises workers inside the `dts dev`
+// process. The dispatcher declares the Launcher interface they implement.
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrUnavailable wraps errors reaching the scheduler (Nomad down, timeouts).
+var ErrUnavailable = errors.New("scheduler unavailable")
+
+// JobPrefix starts the name of every task's job.
+const JobPrefix = "dts-task-"
+
+// JobID is the name of task id's job, "dts-task-<id>".
+func JobID(id int64) string { return JobPrefix + strconv.FormatInt(id, 10) }
+
+// TaskID parses a job name made by JobID.
+func TaskID(jobID string) (int64, error) {
+	s, ok := strings.CutPrefix(jobID, JobPrefix)
+	if !ok {
+		return 0, fmt.Errorf("job %q is not a dts task job", jobID)
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("job %q is not a dts task job", jobID)
+	}
+	return id, nil
+}

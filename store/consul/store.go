@@ -1,0 +1,298 @@
+// Package consul is the task store on Consul KV: the dispatchers keep tasks there, and each task's
+// worker holds the task's lock and reports its status and checkpoint there.
+//
+// Keys follow store.Keys under a prefix (default store.DefaultPrefix). Values are JSON so that
+// operators can read them in the Consul UI; next-id is the last allocated id in decimal.
+// Every error that comes from Consul being unreachable or failing matches store.ErrUnavailable.
+package consul
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+)
+
+// Store keeps tasks and their statuses in Consul KV. It implements the dispatcher's Store; it
+// is safe for concurrent use, also by several dispatchers on the same prefix.
+type Store struct {
+	client *consulapi.Client
+	keys   store.Keys
+}
+
+// New returns a store on client under prefix; an empty prefix means store.DefaultPrefix.
+// The client should pool its connections and bound them (Transport.MaxConnsPerHost): Consul
+// refuses more than http_max_conns_per_client (default 200) connections from one address.
+func New(client *consulapi.Client, prefix string) *Store {
+	if prefix == "" {
+		prefix = store.DefaultPrefix
+	}
+	return &Store{client: client, keys: store.Keys{Prefix: prefix}}
+}
+
+func query(ctx context.Context) *consulapi.QueryOptions {
+	return (&consulapi.QueryOptions{}).WithContext(ctx)
+}
+
+func write(ctx context.Context) *consulapi.WriteOptions {
+	return (&consulapi.WriteOptions{}).WithContext(ctx)
+}
+
+// decode unmarshals a KV value; a value that is not what dts wrote is reported with its key so
+// that an operator can find and fix it.
+func decode(pair *consulapi.KVPair, v any) error {
+	if err := json.Unmarshal(pair.Value, v); err != nil {
+		return fmt.Errorf("decode %s: %w", pair.Key, err)
+	}
+	return nil
+}
+
+// Create allocates the next id and stores t under it. The counter and the new spec are written in
+// one transaction, compare-and-set on both, so concurrent creates from any number of
+// dispatchers never share an id; a lost race is retried after a jittered wait until ctx ends.
+func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
+	if t == nil {
+		return 0, errors.New("create task: nil task")
+	}
+	kv := s.client.KV()
+	bo := newBackoff(5*time.Millisecond, 500*time.Millisecond)
+	// skip steps past ids whose spec already exists although the counter is behind them (a
+	// counter restored from an old backup, say), so that ids are never reused.
+	var skip int64
+	for {
+		pair, _, err := kv.Get(s.keys.NextID(), query(ctx))
+		if err != nil {
+			return 0, fmt.Errorf("create task: read %s: %w", s.keys.NextID(), classify(ctx, err))
+		}
+		var last int64
+		var index uint64
+		if pair != nil {
+			last, err = strconv.ParseInt(strings.TrimSpace(string(pair.Value)), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("create task: %s holds %q, not a task id: %w", pair.Key, pair.Value, err)
+			}
+			index = pair.ModifyIndex
+		}
+		id := last + 1 + skip
+		c := *t
+		c.ID = id
+		spec, err := json.Marshal(&c)
+		if err != nil {
+			return 0, fmt.Errorf("create task: encode: %w", err)
+		}
+		ops := consulapi.TxnOps{
+			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.NextID(), Value: []byte(strconv.FormatInt(id, 10)), Index: index}},
+			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Spec(id), Value: spec, Index: 0}},
+		}
+		ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+		if err != nil {
+			return 0, fmt.Errorf("create task %d: %w", id, classify(ctx, err))
+		}
+		switch {
+		case ok:
+			t.ID = id
+			return id, nil
+		case failedOp(resp, 0):
+			skip = 0
+			if err := bo.wait(ctx); err != nil {
+				return 0, fmt.Errorf("create task: allocate id: %w", err)
+			}
+		case failedOp(resp, 1):
+			skip++
+		default:
+			return 0, fmt.Errorf("create task %d: %w", id, txnError(resp))
+		}
+	}
+}
+
+// Get returns one task.
+func (s *Store) Get(ctx context.Context, id int64) (*api.Task, error) {
+	t, _, err := s.get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("get task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+// get reads a task's spec and the ModifyIndex to compare-and-set it at.
+func (s *Store) get(ctx context.Context, id int64) (*api.Task, uint64, error) {
+	pair, _, err := s.client.KV().Get(s.keys.Spec(id), query(ctx))
+	if err != nil {
+		return nil, 0, classify(ctx, err)
+	}
+	if pair == nil {
+		return nil, 0, store.ErrNotFound
+	}
+	var t api.Task
+	if err := decode(pair, &t); err != nil {
+		return nil, 0, err
+	}
+	return &t, pair.ModifyIndex, nil
+}
+
+// Update replaces t if the stored version is still prevVersion. The version check alone would let
+// two updates that read the same version both pass, so the write is also a compare-and-set on
+// the spec key's ModifyIndex as read.
+func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) error {
+	if t == nil {
+		return errors.New("update task: nil task")
+	}
+	cur, index, err := s.get(ctx, t.ID)
+	if err != nil {
+		return fmt.Errorf("update task %d: %w", t.ID, err)
+	}
+	if cur.Version != prevVersion {
+		return fmt.Errorf("update task %d: stored version is %d, not %d: %w", t.ID, cur.Version, prevVersion, store.ErrConflict)
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("update task %d: encode: %w", t.ID, err)
+	}
+	ok, _, err := s.client.KV().CAS(&consulapi.KVPair{Key: s.keys.Spec(t.ID), Value: b, ModifyIndex: index}, write(ctx))
+	if err != nil {
+		return fmt.Errorf("update task %d: %w", t.ID, classify(ctx, err))
+	}
+	if ok {
+		return nil
+	}
+	// The key changed or went away between the read and the write; tell the two apart so that
+	// the caller does not retry an update of a deleted task.
+	if _, _, err := s.get(ctx, t.ID); err != nil {
+		return fmt.Errorf("update task %d: %w", t.ID, err)
+	}
+	return fmt.Errorf("update task %d: %w", t.ID, store.ErrConflict)
+}
+
+// Delete removes the task's whole key tree: spec, status and lock. Removing the lock key makes a
+// running worker lose its lock, and its status can no longer be written.
+func (s *Store) Delete(ctx context.Context, id int64) error {
+	ops := consulapi.TxnOps{
+		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGet, Key: s.keys.Spec(id)}},
+		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVDeleteTree, Key: s.keys.Task(id)}},
+	}
+	ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+	if err != nil {
+		return fmt.Errorf("delete task %d: %w", id, classify(ctx, err))
+	}
+	if ok {
+		return nil
+	}
+	if failedOp(resp, 0) {
+		return fmt.Errorf("delete task %d: %w", id, store.ErrNotFound)
+	}
+	return fmt.Errorf("delete task %d: %w", id, txnError(resp))
+}
+
+// List returns every task in id order with its status, read in one recursive query so that the
+// list is a consistent snapshot. Keys that dts does not write are ignored.
+func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	pairs, _, err := s.client.KV().List(s.keys.Tasks(), query(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", classify(ctx, err))
+	}
+	byID := map[int64]*store.Record{}
+	for _, p := range pairs {
+		id, name, ok := s.parseKey(p.Key)
+		if !ok {
+			continue
+		}
+		r := byID[id]
+		if r == nil {
+			r = &store.Record{}
+			byID[id] = r
+		}
+		switch name {
+		case "spec":
+			r.Task = new(api.Task)
+			if err := decode(p, r.Task); err != nil {
+				return nil, fmt.Errorf("list tasks: %w", err)
+			}
+		case "status":
+			r.Status = new(api.Status)
+			if err := decode(p, r.Status); err != nil {
+				return nil, fmt.Errorf("list tasks: %w", err)
+			}
+		}
+	}
+	ids := make([]int64, 0, len(byID))
+	for id, r := range byID {
+		// A status or lock without a spec is what is left of a task being deleted.
+		if r.Task != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	out := make([]store.Record, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, *byID[id])
+	}
+	return out, nil
+}
+
+// parseKey splits "<prefix>tasks/<id>/<name>" into id and name; anything else is foreign.
+func (s *Store) parseKey(key string) (int64, string, bool) {
+	rest, ok := strings.CutPrefix(key, s.keys.Tasks())
+	if !ok {
+		return 0, "", false
+	}
+	idText, name, ok := strings.Cut(rest, "/")
+	if !ok || strings.Contains(name, "/") {
+		return 0, "", false
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != idText {
+		return 0, "", false
+	}
+	return id, name, true
+}
+
+// Status returns a task's last reported status, nil if none was reported, and
+// store.ErrNotFound if the task does not exist.
+func (s *Store) Status(ctx context.Context, id int64) (*api.Status, error) {
+	// One query for the task's keys tells a missing task from a task without a status.
+	pairs, _, err := s.client.KV().List(s.keys.Task(id), query(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("status of task %d: %w", id, classify(ctx, err))
+	}
+	var spec, status *consulapi.KVPair
+	for _, p := range pairs {
+		switch p.Key {
+		case s.keys.Spec(id):
+			spec = p
+		case s.keys.Status(id):
+			status = p
+		}
+	}
+	if spec == nil {
+		return nil, fmt.Errorf("status of task %d: %w", id, store.ErrNotFound)
+	}
+	if status == nil {
+		return nil, nil
+	}
+	var st api.Status
+	if err := decode(status, &st); err != nil {
+		return nil, fmt.Errorf("status of task %d: %w", id, err)
+	}
+	return &st, nil
+}
+
+// Ping checks that Consul answers and has a leader, without which no write can succeed.
+func (s *Store) Ping(ctx context.Context) error {
+	leader, err := s.client.Status().LeaderWithQueryOptions(query(ctx))
+	if err != nil {
+		return fmt.Errorf("ping consul: %w", classify(ctx, err))
+	}
+	if leader == "" {
+		return fmt.Errorf("ping consul: no cluster leader: %w", store.ErrUnavailable)
+	}
+	return nil
+}
