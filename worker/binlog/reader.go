@@ -1,0 +1,375 @@
+package binlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/schema"
+)
+
+// Handler receives a transaction's changes in binlog order, then its end. Both run on the
+// goroutine that called Reader.Run, so a slow handler slows the reader (backpressure).
+type Handler interface {
+	// Change receives one row change of a table in scope, or a DDL on one. The handler owns ev.
+	Change(ev *change.Event) error
+	// Commit ends a transaction, whether or not it had changes in scope.
+	Commit(end TxnEnd) error
+	// Idle is called when the server reports it has nothing new (a heartbeat).
+	Idle()
+}
+
+// TxnEnd is the end of a transaction.
+type TxnEnd struct {
+	// Pos is the position after the transaction: where to resume so it is not read again.
+	Pos Pos
+	// Time is when the source committed it.
+	Time time.Time
+	XID  uint64
+}
+
+// Scope decides which tables' changes the reader decodes and passes on.
+type Scope interface {
+	Table(db, table string) bool
+	Database(db string) bool
+}
+
+// Describer reads a table's definition from the server, for what row metadata lacks.
+type Describer interface {
+	Describe(db, table string) (*schema.Table, error)
+}
+
+// Config configures a Reader.
+type Config struct {
+	Source Source
+	Server *Server
+	// Start is where to read from: the position after the last delivered transaction.
+	Start Pos
+	// Scope must be safe for use by the reader alone: the reader calls it from two goroutines
+	// under its own lock, so give it an instance nobody else uses.
+	Scope Scope
+	// Describe is used from Run's goroutine only.
+	Describe Describer
+	Logger   *slog.Logger
+}
+
+// Reader streams the binlog from a position.
+type Reader struct {
+	cfg Config
+	log *slog.Logger
+
+	scopeMu    sync.Mutex
+	scopeCache map[uint64]scopeEntry
+
+	tables map[uint64]*tableState
+	ddl    ddlParser
+
+	file string
+	// gtid is the current transaction's GTID ("0-1-5", "<uuid>:5"), empty without GTIDs.
+	gtid string
+	// payloadEnd is the end offset of a MySQL compressed transaction payload while its inner
+	// events (which carry no offsets of their own) are handled.
+	payloadEnd uint32
+}
+
+type scopeEntry struct {
+	tme *replication.TableMapEvent
+	in  bool
+}
+
+// NewReader returns a reader; Run starts it.
+func NewReader(cfg Config) *Reader {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Reader{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		scopeCache: map[uint64]scopeEntry{},
+		tables:     map[uint64]*tableState{},
+		file:       cfg.Start.File,
+	}
+}
+
+// Run reads until ctx ends or an error; it returns the error (ctx.Err() on cancellation).
+// Errors the operator must fix wrap ErrPurged, ErrAccessDenied or ErrUnsupported.
+func (r *Reader) Run(ctx context.Context, h Handler) error {
+	src := r.cfg.Source
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                src.ServerID,
+		Flavor:                  r.cfg.Server.Flavor,
+		Host:                    src.Host,
+		Port:                    uint16(src.Port),
+		User:                    src.User,
+		Password:                src.Password,
+		Charset:                 "utf8mb4",
+		Localhost:               "dts",
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		HeartbeatPeriod:         2 * time.Second,
+		ReadTimeout:             30 * time.Second,
+		DisableRetrySync:        true,
+		EventCacheCount:         512,
+		Logger:                  quiet(r.log),
+		RowsEventDecodeFunc:     r.decodeRows,
+	})
+	defer syncer.Close()
+
+	var (
+		streamer *replication.BinlogStreamer
+		err      error
+	)
+	start := r.cfg.Start
+	switch {
+	case start.GTID != nil:
+		streamer, err = syncer.StartSyncGTID(start.GTID.Clone())
+	case start.File != "":
+		streamer, err = syncer.StartSync(mysql.Position{Name: start.File, Pos: start.Offset})
+	default:
+		return errors.New("binlog reader: no start position")
+	}
+	if err != nil {
+		return classify(fmt.Errorf("start binlog stream at %s: %w", start, err))
+	}
+	for {
+		ev, err := streamer.GetEvent(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return classify(fmt.Errorf("read binlog after %s: %w", start, err))
+		}
+		if err := r.handle(ev, h); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeRows runs on go-mysql's parsing goroutine: it skips decoding the rows of tables out of
+// scope, which is most of the work for a task that streams a few tables of a busy server.
+func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	if !r.inScope(e.TableID, e.Table) {
+		return nil
+	}
+	return e.DecodeData(pos, data)
+}
+
+func (r *Reader) inScope(id uint64, tme *replication.TableMapEvent) bool {
+	r.scopeMu.Lock()
+	defer r.scopeMu.Unlock()
+	if ent, ok := r.scopeCache[id]; ok && ent.tme == tme {
+		return ent.in
+	}
+	in := r.cfg.Scope.Table(string(tme.Schema), string(tme.Table))
+	if len(r.scopeCache) > 10000 {
+		clear(r.scopeCache)
+	}
+	r.scopeCache[id] = scopeEntry{tme: tme, in: in}
+	return in
+}
+
+func (r *Reader) handle(ev *replication.BinlogEvent, h Handler) error {
+	hdr := ev.Header
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		r.file = string(e.NextLogName)
+	case *replication.GTIDEvent:
+		if next, err := e.GTIDNext(); err == nil {
+			r.gtid = next.String()
+		}
+	case *replication.MariadbGTIDEvent:
+		r.gtid = e.GTID.String()
+	case *replication.RowsEvent:
+		if len(e.Rows) == 0 {
+			return nil
+		}
+		return r.rows(hdr, e, h)
+	case *replication.XIDEvent:
+		return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr), XID: e.XID})
+	case *replication.QueryEvent:
+		return r.query(hdr, e, h)
+	case *replication.TransactionPayloadEvent:
+		r.payloadEnd = hdr.LogPos
+		defer func() { r.payloadEnd = 0 }()
+		for _, inner := range e.Events {
+			if err := r.handle(inner, h); err != nil {
+				return err
+			}
+		}
+	case *replication.GenericEvent:
+		if hdr.EventType == replication.HEARTBEAT_EVENT || hdr.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
+			h.Idle()
+		}
+	}
+	return nil
+}
+
+func (r *Reader) posAfter(hdr *replication.EventHeader, gset mysql.GTIDSet) Pos {
+	p := Pos{Flavor: r.cfg.Server.Flavor, File: r.file, Offset: hdr.LogPos}
+	if r.payloadEnd != 0 {
+		p.Offset = r.payloadEnd
+	}
+	if r.cfg.Start.GTID != nil {
+		p.GTID = gset
+		if p.GTID == nil {
+			// A transaction before the first GTID event of the stream cannot happen when
+			// starting from a GTID set; keep the start set rather than lose the position.
+			p.GTID = r.cfg.Start.GTID.Clone()
+		}
+	}
+	return p
+}
+
+func eventTime(hdr *replication.EventHeader) time.Time {
+	return time.Unix(int64(hdr.Timestamp), 0)
+}
+
+func eventPos(file string, hdr *replication.EventHeader) string {
+	start := hdr.LogPos - hdr.EventSize
+	if hdr.LogPos < hdr.EventSize {
+		start = 0
+	}
+	return file + ":" + strconv.FormatUint(uint64(start), 10)
+}
+
+func (r *Reader) rows(hdr *replication.EventHeader, e *replication.RowsEvent, h Handler) error {
+	ts, err := r.table(e.TableID, e.Table)
+	if err != nil {
+		return err
+	}
+	var kind change.Kind
+	step := 1
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		kind = change.Insert
+	case replication.EnumRowsEventTypeUpdate:
+		kind, step = change.Update, 2
+	case replication.EnumRowsEventTypeDelete:
+		kind = change.Delete
+	default:
+		if hdr.EventType == replication.PARTIAL_UPDATE_ROWS_EVENT {
+			return fmt.Errorf("%w: the source logs partial JSON updates; set binlog_row_value_options = '' so updates carry whole rows", ErrUnsupported)
+		}
+		return nil
+	}
+	when := eventTime(hdr)
+	pos := eventPos(r.file, hdr)
+	for i := 0; i+step <= len(e.Rows); i += step {
+		ev := &change.Event{Kind: kind, Table: ts.table, Time: when, Pos: pos, GTID: r.gtid}
+		for j := i; j < i+step; j++ {
+			if skipped := e.SkippedColumns[j]; len(skipped) > 0 {
+				return fmt.Errorf("%w: a row image of %s.%s lacks columns; set binlog_row_image = FULL", ErrUnsupported, ts.table.Schema, ts.table.Name)
+			}
+			if err := ts.normalize(e.Rows[j]); err != nil {
+				return err
+			}
+		}
+		switch kind {
+		case change.Insert:
+			ev.After = e.Rows[i]
+		case change.Delete:
+			ev.Before = e.Rows[i]
+		case change.Update:
+			ev.Before, ev.After = e.Rows[i], e.Rows[i+1]
+		}
+		if err := h.Change(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) query(hdr *replication.EventHeader, e *replication.QueryEvent, h Handler) error {
+	q := strings.TrimSpace(string(e.Query))
+	verb := strings.ToUpper(firstWord(q))
+	switch verb {
+	case "BEGIN", "SAVEPOINT", "XA":
+		return nil
+	case "COMMIT", "ROLLBACK":
+		return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+	}
+	db := string(e.Schema)
+	targets, isDDL := r.ddl.targets(db, q)
+	if isDDL {
+		r.forget(targets)
+		when := eventTime(hdr)
+		pos := eventPos(r.file, hdr)
+		for _, t := range targets {
+			if !r.targetInScope(t) {
+				continue
+			}
+			ev := &change.Event{Kind: change.DDL, Schema: t.db, SQL: q, Time: when, Pos: pos, GTID: r.gtid}
+			if t.table != "" {
+				ev.Table = &change.Table{Schema: t.db, Name: t.table}
+			}
+			if err := h.Change(ev); err != nil {
+				return err
+			}
+		}
+	}
+	// Every statement logged as a query outside BEGIN..COMMIT is a transaction of its own.
+	return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+}
+
+func (r *Reader) targetInScope(t ddlTarget) bool {
+	r.scopeMu.Lock()
+	defer r.scopeMu.Unlock()
+	if t.table == "" {
+		return r.cfg.Scope.Database(t.db)
+	}
+	return r.cfg.Scope.Table(t.db, t.table)
+}
+
+// forget drops cached table layouts a DDL may have changed.
+func (r *Reader) forget(targets []ddlTarget) {
+	for id, ts := range r.tables {
+		for _, t := range targets {
+			if ts.table.Schema == t.db && (t.table == "" || ts.table.Name == t.table) {
+				delete(r.tables, id)
+			}
+		}
+	}
+}
+
+func firstWord(s string) string {
+	for i, c := range s {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ';' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// quiet keeps go-mysql's chatty logging at warnings and above.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{h: l.Handler(), min: slog.LevelWarn})
+}
+
+type levelFilter struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+func (f levelFilter) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{h: f.h.WithAttrs(a), min: f.min}
+}
+func (f levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{h: f.h.WithGroup(n), min: f.min}
+}

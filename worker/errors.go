@@ -1,0 +1,29 @@
+package worker
+
+import (
+	"errors"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/worker/binlog"
+)
+
+// permanentError marks a failure retrying cannot fix: the task is marked Failed with the
+// message, and the worker waits for the operator to change the task.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+func isPermanent(err error) bool {
+	var p *permanentError
+	var apiErr *api.Error
+	return errors.As(err, &p) || errors.As(err, &apiErr) ||
+		errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrAccessDenied) || errors.Is(err, binlog.ErrUnsupported)
+}

@@ -1,0 +1,61 @@
+package worker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are one worker's Prometheus metrics, in a registry of its own so several workers can
+// run in one process (dts dev).
+type metrics struct {
+	reg          *prometheus.Registry
+	rows         *prometheus.CounterVec
+	bytes        prometheus.Counter
+	acked        prometheus.Counter
+	filtered     prometheus.Counter
+	txns         prometheus.Counter
+	errors       prometheus.Counter
+	lag          prometheus.Gauge
+	inflight     prometheus.Gauge
+	checkpointTS prometheus.Gauge
+	snapshotRows prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		rows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dts_worker_rows_total", Help: "Row changes sent to Kafka, by type.",
+		}, []string{"type"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_message_bytes_total", Help: "Bytes of message keys and values sent to Kafka.",
+		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_messages_acked_total", Help: "Messages Kafka acknowledged.",
+		}),
+		filtered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_rows_filtered_total", Help: "Row changes of tables in scope dropped by a row filter.",
+		}),
+		txns: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_transactions_total", Help: "Source transactions read.",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_errors_total", Help: "Pipeline failures (each followed by a retry or a Failed state).",
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dts_worker_lag_seconds", Help: "How far the checkpoint is behind the source.",
+		}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dts_worker_inflight_batches", Help: "Transactions or chunks sent and not yet wholly acknowledged.",
+		}),
+		checkpointTS: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dts_worker_checkpoint_transaction_timestamp_seconds", Help: "Source commit time of the checkpointed transaction.",
+		}),
+		snapshotRows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_snapshot_rows_total", Help: "Rows read by the initial copy.",
+		}),
+	}
+	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,292 @@
+// Package schema reads table definitions from a MySQL or MariaDB server's information_schema
+// and turns them into the worker's change.Table. The snapshot copier describes every table it
+// copies this way; the binlog reader uses it for what the binlog's row metadata does not carry
+// (MariaDB's JSON columns) and when the server logs no column names at all.
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dtsrepl/dts/worker/change"
+)
+
+// Querier runs a statement; *client.Conn from go-mysql satisfies it.
+type Querier interface {
+	Execute(command string, args ...any) (*mysql.Result, error)
+}
+
+// ErrNoTable means the table does not exist (any more).
+var ErrNoTable = errors.New("table does not exist")
+
+// Column is a column as information_schema describes it.
+type Column struct {
+	change.Column
+	// DataType is information_schema's DATA_TYPE, lower case ("int", "varchar", ...).
+	DataType string
+	// Values are the members of an ENUM or SET, in order.
+	Values []string
+	// Length is the declared length in bytes of a BINARY(n) column, whose values MySQL pads.
+	Length int
+	// Nullable is false for NOT NULL columns.
+	Nullable bool
+}
+
+// Table is a table as information_schema describes it.
+type Table struct {
+	Schema  string
+	Name    string
+	Columns []Column
+	// PK lists the primary key's column indexes in key order.
+	PK []int
+	// ChunkKey is the key the snapshot pages by: the primary key, else the first unique key whose
+	// columns are all NOT NULL, else empty.
+	ChunkKey []int
+	// RowsEstimate is information_schema's TABLE_ROWS: an estimate for InnoDB.
+	RowsEstimate uint64
+}
+
+// Change returns the worker's view of the table.
+func (t *Table) Change() *change.Table {
+	ct := &change.Table{Schema: t.Schema, Name: t.Name, Columns: make([]change.Column, len(t.Columns)), PK: t.PK}
+	for i, c := range t.Columns {
+		ct.Columns[i] = c.Column
+	}
+	return ct
+}
+
+// Describe reads one table's definition.
+func Describe(q Querier, db, table string) (*Table, error) {
+	r, err := q.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IFNULL(COLLATION_NAME, ''),
+		IFNULL(DATETIME_PRECISION, 0), IFNULL(CHARACTER_OCTET_LENGTH, 0), IS_NULLABLE
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s.%s: %w", db, table, err)
+	}
+	if r.RowNumber() == 0 {
+		return nil, fmt.Errorf("describe %s.%s: %w", db, table, ErrNoTable)
+	}
+	t := &Table{Schema: db, Name: table}
+	for i := range r.RowNumber() {
+		name, _ := r.GetString(i, 0)
+		dataType, _ := r.GetString(i, 1)
+		colType, _ := r.GetString(i, 2)
+		collation, _ := r.GetString(i, 3)
+		precision, _ := r.GetInt(i, 4)
+		octets, _ := r.GetInt(i, 5)
+		nullable, _ := r.GetString(i, 6)
+		c := Column{DataType: strings.ToLower(dataType), Nullable: nullable == "YES"}
+		c.Name = name
+		c.Type = TypeOf(c.DataType, collation)
+		c.Unsigned = strings.Contains(strings.ToLower(colType), "unsigned")
+		c.CaseInsensitive = CaseInsensitive(collation)
+		if isTemporal(c.Type) {
+			c.Decimals = int(precision)
+		}
+		if c.DataType == "binary" {
+			c.Length = int(octets)
+		}
+		if c.Type == change.TypeEnum || c.Type == change.TypeSet {
+			c.Values = parseValues(colType)
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := describeKeys(q, t); err != nil {
+		return nil, err
+	}
+	if err := describeJSON(q, t); err != nil {
+		return nil, err
+	}
+	r, err = q.Execute(`SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`, db, table)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s.%s: row estimate: %w", db, table, err)
+	}
+	if r.RowNumber() > 0 {
+		n, _ := r.GetUint(0, 0)
+		t.RowsEstimate = n
+	}
+	return t, nil
+}
+
+// describeKeys finds the primary key and the snapshot's chunk key.
+func describeKeys(q Querier, t *Table) error {
+	r, err := q.Execute(`SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, t.Schema, t.Name)
+	if err != nil {
+		return fmt.Errorf("describe %s.%s: keys: %w", t.Schema, t.Name, err)
+	}
+	type index struct {
+		name string
+		cols []int
+		ok   bool
+	}
+	var order []*index
+	byName := map[string]*index{}
+	for i := range r.RowNumber() {
+		iname, _ := r.GetString(i, 0)
+		col, _ := r.GetString(i, 1)
+		nonUnique, _ := r.GetInt(i, 2)
+		ix := byName[iname]
+		if ix == nil {
+			ix = &index{name: iname, ok: nonUnique == 0}
+			byName[iname] = ix
+			order = append(order, ix)
+		}
+		ci := -1
+		for j := range t.Columns {
+			if strings.EqualFold(t.Columns[j].Name, col) {
+				ci = j
+			}
+		}
+		if ci < 0 {
+			ix.ok = false // an expression index: cannot page by it
+			continue
+		}
+		if t.Columns[ci].Nullable {
+			ix.ok = ix.ok && iname == "PRIMARY"
+		}
+		ix.cols = append(ix.cols, ci)
+	}
+	for _, ix := range order {
+		if ix.name == "PRIMARY" {
+			t.PK = ix.cols
+			t.ChunkKey = ix.cols
+			return nil
+		}
+	}
+	for _, ix := range order {
+		if ix.ok && len(ix.cols) > 0 {
+			t.ChunkKey = ix.cols
+			return nil
+		}
+	}
+	return nil
+}
+
+var jsonCheck = regexp.MustCompile("(?i)^json_valid\\(`((?:[^`]|``)+)`\\)$")
+
+// describeJSON marks MariaDB's JSON columns: MariaDB stores JSON as LONGTEXT with an automatic
+// json_valid() check, which is the only trace of the type.
+func describeJSON(q Querier, t *Table) error {
+	r, err := q.Execute(`SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?`, t.Schema, t.Name)
+	if err != nil {
+		var me *mysql.MyError
+		if errors.As(err, &me) && (me.Code == mysql.ER_UNKNOWN_TABLE || me.Code == mysql.ER_NO_SUCH_TABLE || me.Code == mysql.ER_BAD_FIELD_ERROR) {
+			return nil // MySQL 5.7 has no CHECK_CONSTRAINTS
+		}
+		return fmt.Errorf("describe %s.%s: checks: %w", t.Schema, t.Name, err)
+	}
+	for i := range r.RowNumber() {
+		clause, _ := r.GetString(i, 0)
+		m := jsonCheck.FindStringSubmatch(strings.TrimSpace(clause))
+		if m == nil {
+			continue
+		}
+		name := strings.ReplaceAll(m[1], "``", "`")
+		for j := range t.Columns {
+			if strings.EqualFold(t.Columns[j].Name, name) && t.Columns[j].Type == change.TypeString {
+				t.Columns[j].Type = change.TypeJSON
+			}
+		}
+	}
+	return nil
+}
+
+// TypeOf maps information_schema's DATA_TYPE (and the collation, which tells text from bytes)
+// to a column type class.
+func TypeOf(dataType, collation string) change.ColumnType {
+	switch dataType {
+	case "tinyint", "smallint", "mediumint", "int", "integer", "bigint":
+		return change.TypeInt
+	case "decimal", "numeric":
+		return change.TypeDecimal
+	case "float", "double", "real":
+		return change.TypeFloat
+	case "bit":
+		return change.TypeBit
+	case "year":
+		return change.TypeYear
+	case "date":
+		return change.TypeDate
+	case "datetime":
+		return change.TypeDateTime
+	case "timestamp":
+		return change.TypeTimestamp
+	case "time":
+		return change.TypeTime
+	case "enum":
+		return change.TypeEnum
+	case "set":
+		return change.TypeSet
+	case "json":
+		return change.TypeJSON
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "vector":
+		return change.TypeBinary
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection":
+		return change.TypeGeometry
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
+		if collation == "binary" {
+			return change.TypeBinary
+		}
+		return change.TypeString
+	}
+	// Unknown types (MariaDB's INET6, UUID) are read as text by SELECT.
+	return change.TypeString
+}
+
+// CaseInsensitive reports whether a collation compares case-insensitively.
+func CaseInsensitive(collation string) bool {
+	c := strings.ToLower(collation)
+	return c != "" && c != "binary" && !strings.HasSuffix(c, "_bin") && !strings.HasSuffix(c, "_cs") && !strings.Contains(c, "_as_cs")
+}
+
+func isTemporal(t change.ColumnType) bool {
+	switch t {
+	case change.TypeDateTime, change.TypeTimestamp, change.TypeTime:
+		return true
+	}
+	return false
+}
+
+// parseValues reads the members listed in an ENUM or SET column type, undoing quote doubling.
+func parseValues(colType string) []string {
+	open := strings.IndexByte(colType, '(')
+	end := strings.LastIndexByte(colType, ')')
+	if open < 0 || end <= open {
+		return nil
+	}
+	s := colType[open+1 : end]
+	var out []string
+	for i := 0; i < len(s); {
+		if s[i] != '\'' {
+			i++
+			continue
+		}
+		var b strings.Builder
+		i++
+		for i < len(s) {
+			if s[i] == '\'' {
+				if i+1 < len(s) && s[i+1] == '\'' {
+					b.WriteByte('\'')
+					i += 2
+					continue
+				}
+				i++
+				break
+			}
+			if s[i] == '\\' && i+1 < len(s) {
+				b.WriteByte(s[i+1])
+				i += 2
+				continue
+			}
+			b.WriteByte(s[i])
+			i++
+		}
+		out = append(out, b.String())
+	}
+	return out
+}

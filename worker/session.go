@@ -1,0 +1,532 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"golang.org/x/time/rate"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/worker/binlog"
+	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/encode"
+	"github.com/dtsrepl/dts/worker/filter"
+	"github.com/dtsrepl/dts/worker/produce"
+	"github.com/dtsrepl/dts/worker/route"
+	"github.com/dtsrepl/dts/worker/schema"
+	"github.com/dtsrepl/dts/worker/snapshot"
+	"github.com/dtsrepl/dts/worker/track"
+)
+
+// ckpt is what a batch's acknowledgement makes durable: the stream position after it, and while
+// the initial copy runs, the copy's progress after it.
+type ckpt struct {
+	pos     binlog.Pos
+	txnTime time.Time
+	snap    *api.SnapshotProgress
+}
+
+// session is the pipeline for one spec version: source -> filter -> encode -> route -> producer,
+// with the tracker turning acknowledgements into checkpoints.
+type session struct {
+	w    *Worker
+	task *api.Task
+	log  *slog.Logger
+
+	filter  *filter.Set
+	enc     *encode.Encoder
+	router  *route.Router
+	prod    *produce.Producer
+	tracker *track.Tracker[ckpt]
+	start   binlog.Pos
+
+	limiter *rate.Limiter
+	limited atomic.Bool
+
+	// Used by the reading goroutine only.
+	ctx     context.Context
+	batch   *track.Batch[ckpt]
+	pending *change.Event
+	kbuf    []byte
+	vbuf    []byte
+	rows    [change.DDL + 1]interface{ Inc() }
+
+	lastCommit atomic.Int64 // unix nanoseconds when the reader last passed a commit
+	lastIdle   atomic.Int64 // unix nanoseconds of the last idle heartbeat
+	sentBase   uint64       // RowsSent before this session
+	acked      atomic.Uint64
+}
+
+func newSession(w *Worker, task *api.Task) *session {
+	s := &session{
+		w:       w,
+		task:    task,
+		log:     w.log.With("spec_version", task.Version),
+		limiter: rate.NewLimiter(rate.Inf, 1),
+	}
+	for k := change.Insert; k <= change.DDL; k++ {
+		s.rows[k] = w.metrics.rows.WithLabelValues(k.String())
+	}
+	s.setRateLimit(task.Spec.RateLimit)
+	return s
+}
+
+// setRateLimit applies a rate limit (nil: none) at once, also while the session runs.
+func (s *session) setRateLimit(rl *api.RateLimit) {
+	if rl == nil || rl.Rate <= 0 {
+		s.limited.Store(false)
+		s.limiter.SetLimit(rate.Inf)
+		return
+	}
+	burst := rl.Capacity
+	if burst <= 0 {
+		burst = int(math.Ceil(rl.Rate))
+	}
+	s.limiter.SetBurst(max(burst, 1))
+	s.limiter.SetLimit(rate.Limit(rl.Rate))
+	s.limited.Store(true)
+}
+
+func (s *session) source() binlog.Source {
+	src := s.task.Spec.Source
+	b := binlog.Source{}
+	if src != nil {
+		b = binlog.Source{Host: src.Host, Port: src.Port, User: src.Username, Password: src.Password, ServerID: src.ServerID}
+	}
+	if c := s.w.cfg.Credentials; c != nil && c.Username != "" {
+		b.User, b.Password = c.Username, c.Password
+	}
+	if b.ServerID == 0 {
+		b.ServerID = uint32(1_000_000_000 + s.w.cfg.TaskID%3_000_000_000)
+	}
+	return b
+}
+
+// run runs the pipeline until ctx ends or it fails. On the way out it waits (bounded) for
+// Kafka to acknowledge what was sent, then saves the checkpoint, unless the lock was lost.
+func (s *session) run(ctx context.Context, prev *api.Status) error {
+	spec := &s.task.Spec
+	fs, err := filter.Compile(spec.Filters)
+	if err != nil {
+		return permanent(fmt.Errorf("task filters: %w", err))
+	}
+	scope, err := filter.Compile(spec.Filters)
+	if err != nil {
+		return permanent(fmt.Errorf("task filters: %w", err))
+	}
+	s.filter = fs
+	s.enc = encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns})
+	s.router = route.New(spec.Kafka)
+
+	src := s.source()
+	if src.Host == "" {
+		return permanent(errors.New("the task has no source"))
+	}
+	conn, err := src.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.Addr(), err)
+	}
+	defer conn.Close()
+	server, err := binlog.Inspect(conn)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", src.Addr(), err)
+	}
+	if !server.FullMetadata {
+		s.log.Warn("the source does not log column names (binlog_row_metadata is not FULL): column names come from the current table definitions, and a schema change in the backlog stops the task rather than shift columns")
+	}
+
+	start, snap, err := s.startAt(conn, server, prev, scope)
+	if err != nil {
+		return err
+	}
+	s.start = start
+
+	prod, err := produce.New(produce.Config{
+		Brokers:          splitBrokers(spec.Kafka.Addr),
+		ClientID:         fmt.Sprintf("dts-task-%d", s.w.cfg.TaskID),
+		Compression:      spec.Kafka.Compression,
+		MaxInFlightBytes: s.w.cfg.MaxInFlightBytes,
+		Logger:           s.log,
+		OnAck:            func() { s.acked.Add(1); s.w.metrics.acked.Inc() },
+	})
+	if err != nil {
+		return err
+	}
+	s.prod = prod
+	var prevTime time.Time
+	if prev != nil {
+		prevTime = prev.TransactionTime
+		s.sentBase = prev.RowsSent
+	}
+	s.tracker = track.New(ckpt{pos: start, txnTime: prevTime, snap: snap})
+
+	// Record where this session starts before sending anything: without it, a crash before the
+	// first checkpoint would make the next start take "now" again and skip what came between.
+	s.w.board.set(func(st *api.Status) { st.Message = "" })
+	s.publish()
+	if err := s.w.save(ctx); err != nil {
+		prod.Close()
+		return fmt.Errorf("save start position: %w", err)
+	}
+	s.log.Info("pipeline started", "source", src.Addr(), "flavor", server.Flavor, "version", server.Version, "start", start.String(), "snapshot", snap != nil && !snap.Done)
+
+	readCtx, stopRead := context.WithCancelCause(ctx)
+	defer stopRead(nil)
+	s.ctx = readCtx
+	saveCtx, stopSave := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-prod.Failed():
+			stopRead(prod.Err())
+		case <-readCtx.Done():
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		s.saveLoop(saveCtx, stopRead)
+	}()
+
+	err = s.stream(readCtx, conn, server, snap, scope)
+	if cause := context.Cause(readCtx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	lockLost := errors.Is(err, store.ErrLockLost) || errors.Is(context.Cause(ctx), store.ErrLockLost)
+	if !lockLost && prod.Err() == nil {
+		dctx, cancel := context.WithTimeout(context.Background(), s.w.cfg.StopTimeout)
+		if derr := s.tracker.Drain(dctx); derr != nil {
+			s.log.Warn("stopping before Kafka acknowledged everything: the unacknowledged transactions will be sent again", "err", derr)
+		}
+		cancel()
+	}
+	stopRead(nil)
+	stopSave()
+	wg.Wait()
+	if cerr := prod.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if !lockLost {
+		s.publish()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if serr := s.w.save(sctx); serr != nil {
+			s.log.Warn("save checkpoint", "err", serr)
+			if errors.Is(serr, store.ErrLockLost) {
+				err = serr
+			}
+		}
+		cancel()
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if errors.Is(err, binlog.ErrPurged) {
+		ck, _ := s.tracker.Checkpoint()
+		return fmt.Errorf("the source no longer has the binlog after position %s (%w). dts cannot resume without losing rows: delete the task and submit it again with incr=false to copy the tables afresh, or with incr=true to stream from now and accept the gap", ck.pos, err)
+	}
+	return err
+}
+
+// startAt decides where the session starts: the saved checkpoint, an unfinished copy, a new
+// copy (incr=false), or the source's current position (incr=true).
+func (s *session) startAt(conn *client.Conn, server *binlog.Server, prev *api.Status, scope *filter.Set) (binlog.Pos, *api.SnapshotProgress, error) {
+	spec := &s.task.Spec
+	var (
+		start binlog.Pos
+		snap  *api.SnapshotProgress
+		err   error
+	)
+	switch {
+	case prev != nil && prev.Snapshot != nil && !prev.Snapshot.Done:
+		c := *prev.Snapshot
+		snap = &c
+		start, err = binlog.ParsePos(snap.Pos, server.Flavor)
+	case prev != nil && prev.Pos != "":
+		start, err = binlog.ParsePos(prev.Pos, server.Flavor)
+		if prev.Snapshot != nil {
+			c := *prev.Snapshot
+			snap = &c
+		}
+	case !spec.IsIncr():
+		if start, err = binlog.CurrentPos(conn, server); err != nil {
+			return start, nil, err
+		}
+		tables, estimate, perr := snapshot.Plan(conn, databases(spec.Filters), scope.Table)
+		if perr != nil {
+			return start, nil, perr
+		}
+		snap = &api.SnapshotProgress{Pos: start.String(), Tables: tables, RowsEstimated: estimate}
+		s.log.Info("initial copy planned", "tables", len(tables), "rows_estimated", estimate, "stream_from", start.String())
+	default:
+		start, err = binlog.CurrentPos(conn, server)
+	}
+	if err != nil {
+		return start, nil, permanentIfParse(err)
+	}
+	if start.GTID != nil && start.Flavor != server.Flavor {
+		return start, nil, permanent(fmt.Errorf("the saved position %s is for %s but the source is %s: a task cannot move between server flavors; submit a new task", start, start.Flavor, server.Flavor))
+	}
+	return start, snap, nil
+}
+
+func permanentIfParse(err error) error {
+	if strings.Contains(err.Error(), "parse") {
+		return permanent(err)
+	}
+	return err
+}
+
+// stream copies the tables first when a copy is unfinished, then reads the binlog.
+func (s *session) stream(ctx context.Context, conn *client.Conn, server *binlog.Server, snap *api.SnapshotProgress, scope *filter.Set) error {
+	if snap != nil && !snap.Done {
+		s.w.board.set(func(st *api.Status) { st.State = api.StateSnapshotting })
+		copier := &snapshot.Copier{Conn: conn, ChunkRows: s.w.cfg.SnapshotChunkRows}
+		if err := copier.Copy(ctx, *snap, snapshotSink{s}); err != nil {
+			return err
+		}
+		s.log.Info("initial copy done; streaming from the position taken before it", "pos", s.start.String())
+	}
+	s.w.board.set(func(st *api.Status) { st.State = api.StateRunning })
+	r := binlog.NewReader(binlog.Config{
+		Source:   s.source(),
+		Server:   server,
+		Start:    s.start,
+		Scope:    scope,
+		Describe: &describer{conn: conn, src: s.source()},
+		Logger:   s.log,
+	})
+	return r.Run(ctx, s)
+}
+
+// Change implements binlog.Handler: a row of a table in scope, or a DDL. The last kept change
+// of a transaction is held back until the transaction ends, to mark it as the commit.
+func (s *session) Change(ev *change.Event) error {
+	keep, err := s.filter.Keep(ev)
+	if err != nil {
+		return permanent(fmt.Errorf("row filter: %w", err))
+	}
+	if !keep {
+		s.w.metrics.filtered.Inc()
+		return nil
+	}
+	if s.pending != nil {
+		if err := s.emit(s.pending); err != nil {
+			return err
+		}
+	}
+	s.pending = ev
+	return nil
+}
+
+// Commit implements binlog.Handler.
+func (s *session) Commit(end binlog.TxnEnd) error {
+	s.w.metrics.txns.Inc()
+	s.lastCommit.Store(time.Now().UnixNano())
+	if s.pending != nil {
+		s.pending.Commit = true
+		s.pending.XID = end.XID
+		err := s.emit(s.pending)
+		s.pending = nil
+		if err != nil {
+			return err
+		}
+	}
+	ck := ckpt{pos: end.Pos, txnTime: end.Time}
+	if s.batch == nil {
+		s.tracker.Pass(ck)
+		return nil
+	}
+	s.batch.Seal(ck)
+	s.batch = nil
+	return nil
+}
+
+// Idle implements binlog.Handler.
+func (s *session) Idle() { s.lastIdle.Store(time.Now().UnixNano()) }
+
+// snapshotSink feeds the initial copy into the session.
+type snapshotSink struct{ s *session }
+
+func (k snapshotSink) Row(ev *change.Event) error {
+	k.s.w.metrics.snapshotRows.Inc()
+	keep, err := k.s.filter.Keep(ev)
+	if err != nil {
+		return permanent(fmt.Errorf("row filter: %w", err))
+	}
+	if !keep {
+		k.s.w.metrics.filtered.Inc()
+		return nil
+	}
+	return k.s.emit(ev)
+}
+
+func (k snapshotSink) Chunk(p api.SnapshotProgress) error {
+	ck := ckpt{pos: k.s.start, snap: &p}
+	if k.s.batch == nil {
+		k.s.tracker.Pass(ck)
+		return nil
+	}
+	k.s.batch.Seal(ck)
+	k.s.batch = nil
+	return nil
+}
+
+// emit encodes, routes and sends one change in the current batch.
+func (s *session) emit(ev *change.Event) error {
+	key, hasKey := s.enc.Key(s.kbuf[:0], ev)
+	s.kbuf = key
+	val := s.enc.Value(s.vbuf[:0], ev)
+	s.vbuf = val
+	topic, hash := s.router.Route(ev, key)
+	if topic == "" {
+		return nil // a database-level DDL when topics are per table
+	}
+	if s.limited.Load() {
+		if err := s.limiter.Wait(s.ctx); err != nil {
+			return err
+		}
+	}
+	if s.batch == nil {
+		s.batch = s.tracker.Open()
+	}
+	// One allocation for both: sarama keeps them until the message is acknowledged.
+	n := 0
+	if hasKey {
+		n = len(key)
+	}
+	buf := make([]byte, n+len(val))
+	copy(buf, key[:n])
+	copy(buf[n:], val)
+	var k []byte
+	if hasKey {
+		k = buf[:n]
+	}
+	s.batch.Add()
+	if err := s.prod.Send(s.ctx, topic, k, buf[n:], hash, s.batch); err != nil {
+		return err
+	}
+	s.rows[ev.Kind].Inc()
+	s.w.metrics.bytes.Add(float64(len(buf)))
+	return nil
+}
+
+// saveLoop saves the status every StatusInterval when the checkpoint moved, and every
+// HeartbeatInterval anyway. A lost lock stops the session.
+func (s *session) saveLoop(ctx context.Context, stop context.CancelCauseFunc) {
+	t := time.NewTicker(s.w.cfg.StatusInterval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.publish() && time.Since(last) < s.w.cfg.HeartbeatInterval {
+			continue
+		}
+		if err := s.w.save(ctx); err != nil {
+			if errors.Is(err, store.ErrLockLost) {
+				stop(store.ErrLockLost)
+				return
+			}
+			if ctx.Err() == nil {
+				s.log.Warn("save status", "err", err)
+			}
+			continue
+		}
+		last = time.Now()
+	}
+}
+
+// publish copies the tracker's checkpoint into the status board and reports whether it moved.
+func (s *session) publish() bool {
+	ck, open := s.tracker.Checkpoint()
+	pos := ck.pos.String()
+	caughtUp := open == 0 && s.lastIdle.Load() >= s.lastCommit.Load() && s.lastIdle.Load() > 0
+	lag := 0.0
+	if !caughtUp && !ck.txnTime.IsZero() {
+		lag = max(0, time.Since(ck.txnTime).Seconds())
+	}
+	s.w.metrics.lag.Set(lag)
+	s.w.metrics.inflight.Set(float64(open))
+	if !ck.txnTime.IsZero() {
+		s.w.metrics.checkpointTS.Set(float64(ck.txnTime.Unix()))
+	}
+	moved := false
+	s.w.board.set(func(st *api.Status) {
+		moved = st.Pos != pos || !st.TransactionTime.Equal(ck.txnTime) || ck.snap != nil && !sameProgress(st.Snapshot, ck.snap)
+		st.Pos = pos
+		st.TransactionTime = ck.txnTime
+		st.LagSeconds = math.Round(lag*1000) / 1000
+		st.RowsSent = s.sentBase + s.acked.Load()
+		if ck.snap != nil {
+			st.Snapshot = ck.snap
+			if !ck.snap.Done {
+				st.State = api.StateSnapshotting
+			} else if st.State == api.StateSnapshotting {
+				st.State = api.StateRunning
+			}
+		}
+	})
+	return moved
+}
+
+func sameProgress(a, b *api.SnapshotProgress) bool {
+	return a != nil && b != nil && a.TablesDone == b.TablesDone && a.RowsCopied == b.RowsCopied && a.Done == b.Done && a.Table == b.Table
+}
+
+// describer reads table definitions for the binlog reader on its own goroutine, reconnecting
+// once when the connection has gone.
+type describer struct {
+	conn *client.Conn
+	src  binlog.Source
+}
+
+func (d *describer) Describe(db, table string) (*schema.Table, error) {
+	t, err := schema.Describe(d.conn, db, table)
+	if err == nil || errors.Is(err, schema.ErrNoTable) {
+		return t, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, cerr := d.src.Connect(ctx)
+	if cerr != nil {
+		return nil, err
+	}
+	d.conn.Close()
+	d.conn = c
+	return schema.Describe(d.conn, db, table)
+}
+
+func databases(fs []api.Filter) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range fs {
+		if !seen[f.DBName] {
+			seen[f.DBName] = true
+			out = append(out, f.DBName)
+		}
+	}
+	return out
+}
+
+func splitBrokers(addr string) []string {
+	var out []string
+	for _, b := range strings.Split(addr, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,354 @@
+// Package worker is the replicator: one worker runs one task, reading the source's binlog
+// (after copying its tables when the task asks for it), filtering, encoding and routing each row
+// change, producing it to Kafka, and checkpointing the position of the last transaction Kafka
+// has wholly acknowledged. A restart resumes from that checkpoint, so delivery is at-least-once
+// and no row is skipped.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+)
+
+// Config configures a worker.
+type Config struct {
+	// TaskID is the task the worker runs.
+	TaskID int64
+	// Control links the worker to the task's record (spec, status, lock).
+	Control Control
+	// Credentials, when set, override the spec's source username and password: they arrive
+	// through Nomad Variables or the local launcher, never through the stored spec.
+	Credentials *api.Credentials
+	// Listener serves /healthz, /metrics and /status; nil serves nothing.
+	Listener net.Listener
+	// ServiceAddr is the address reported in the status; default the listener's address.
+	ServiceAddr string
+	// Name identifies the worker process (host, pid, allocation) in the lock and status.
+	Name   string
+	Logger *slog.Logger
+
+	// StatusInterval is how often a moved checkpoint is saved (default 1s); an unchanged one is
+	// saved every HeartbeatInterval (default 10s) to show the worker is alive.
+	StatusInterval    time.Duration
+	HeartbeatInterval time.Duration
+	// MaxInFlightBytes bounds the message bytes sent to Kafka and not yet acknowledged.
+	MaxInFlightBytes int64
+	// SnapshotChunkRows is how many rows the initial copy reads per query (default 5000).
+	SnapshotChunkRows int
+	// RetryMin and RetryMax bound the backoff between attempts after a transient failure.
+	RetryMin, RetryMax time.Duration
+	// StopTimeout bounds how long a stop waits for Kafka to acknowledge what is in flight.
+	StopTimeout time.Duration
+}
+
+func (c *Config) applyDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.StatusInterval <= 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 10 * time.Second
+	}
+	if c.MaxInFlightBytes <= 0 {
+		c.MaxInFlightBytes = 64 << 20
+	}
+	if c.SnapshotChunkRows <= 0 {
+		c.SnapshotChunkRows = 5000
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = time.Minute
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = 30 * time.Second
+	}
+	if c.ServiceAddr == "" && c.Listener != nil {
+		c.ServiceAddr = c.Listener.Addr().String()
+	}
+}
+
+// errSpecChanged stops a session so the worker restarts it with the new spec.
+var errSpecChanged = errors.New("task spec changed")
+
+// Worker runs one task. Create it with New and start it with Run.
+type Worker struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	board   board
+}
+
+// New returns a worker for cfg.
+func New(cfg Config) *Worker {
+	cfg.applyDefaults()
+	w := &Worker{
+		cfg:     cfg,
+		log:     cfg.Logger.With("task", cfg.TaskID),
+		metrics: newMetrics(),
+	}
+	w.board.st = api.Status{State: api.StatePending, Message: "waiting for the task lock", ServiceAddr: cfg.ServiceAddr, Worker: cfg.Name}
+	return w
+}
+
+// Run runs the task until ctx ends (it then flushes, checkpoints, records the task as Stopped and
+// returns nil), the task is deleted (store.ErrNotFound), or the lock is lost
+// (store.ErrLockLost). Transient failures are retried with backoff; failures only an operator
+// can fix mark the task Failed and wait for its spec to change.
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if w.cfg.Listener != nil {
+		srv := &http.Server{Handler: w.handler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(w.cfg.Listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.log.Error("worker http server", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+
+	w.log.Info("waiting for the task lock", "worker", w.cfg.Name)
+	lost, err := w.cfg.Control.Lock(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("lock task %d: %w", w.cfg.TaskID, err)
+	}
+	w.log.Info("holding the task lock")
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := w.cfg.Control.Unlock(uctx); err != nil {
+			w.log.Warn("release task lock", "err", err)
+		}
+	}()
+
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-lost:
+			w.log.Error("task lock lost: stopping at once, another worker owns the task now")
+			cancel(store.ErrLockLost)
+		case <-runCtx.Done():
+		}
+	}()
+	return w.loop(runCtx)
+}
+
+// loop runs sessions, one per spec version, until ctx ends.
+func (w *Worker) loop(ctx context.Context) error {
+	task, err := w.cfg.Control.Task(ctx)
+	if err != nil {
+		return w.exit(ctx, fmt.Errorf("read task: %w", err))
+	}
+	backoff := w.cfg.RetryMin
+	for {
+		prev, err := w.cfg.Control.Status(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return w.exit(ctx, nil)
+			}
+			w.retrying(ctx, fmt.Errorf("read task status: %w", err), backoff)
+			if !sleep(ctx, backoff) {
+				return w.exit(ctx, nil)
+			}
+			backoff = min(backoff*2, w.cfg.RetryMax)
+			continue
+		}
+		w.board.resume(prev, task.Version)
+
+		sctx, stop := context.WithCancelCause(ctx)
+		s := newSession(w, task)
+		next := make(chan *api.Task, 1)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.watchSpec(sctx, task, s, next, stop)
+		}()
+		started := time.Now()
+		err = s.run(sctx, prev)
+		stop(nil)
+		wg.Wait()
+
+		switch {
+		case ctx.Err() != nil:
+			return w.exit(ctx, nil)
+		case errors.Is(err, errSpecChanged):
+			task = <-next
+			w.log.Info("task spec changed: restarting the pipeline from the checkpoint", "version", task.Version)
+			backoff = w.cfg.RetryMin
+			continue
+		case errors.Is(err, store.ErrNotFound):
+			return w.exit(ctx, err)
+		case errors.Is(err, store.ErrLockLost):
+			return err
+		case isPermanent(err):
+			w.log.Error("task failed", "err", err)
+			w.failed(ctx, err)
+			t, werr := w.waitForFix(ctx, task.Version)
+			if werr != nil {
+				return w.exit(ctx, werr)
+			}
+			task = t
+			backoff = w.cfg.RetryMin
+			continue
+		default:
+			if time.Since(started) > 2*w.cfg.RetryMax {
+				backoff = w.cfg.RetryMin
+			}
+			w.log.Warn("pipeline stopped; retrying", "err", err, "in", backoff)
+			w.retrying(ctx, err, backoff)
+			if !sleep(ctx, backoff) {
+				return w.exit(ctx, nil)
+			}
+			backoff = min(backoff*2, w.cfg.RetryMax)
+		}
+	}
+}
+
+// watchSpec applies spec changes: a new rate limit live, anything else by stopping the session.
+func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, next chan<- *api.Task, stop context.CancelCauseFunc) {
+	cur := task
+	for {
+		t, err := w.cfg.Control.WatchTask(ctx, cur.Version)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, store.ErrNotFound) {
+				stop(store.ErrNotFound)
+				return
+			}
+			w.log.Warn("watch task spec", "err", err)
+			if !sleep(ctx, w.cfg.RetryMin) {
+				return
+			}
+			continue
+		}
+		if onlyRateLimitChanged(cur, t) {
+			w.log.Info("rate limit changed", "version", t.Version)
+			s.setRateLimit(t.Spec.RateLimit)
+			w.board.setSpecVersion(t.Version)
+			cur = t
+			continue
+		}
+		next <- t
+		stop(errSpecChanged)
+		return
+	}
+}
+
+// waitForFix waits for a new spec version after a failure an operator must fix.
+func (w *Worker) waitForFix(ctx context.Context, version int64) (*api.Task, error) {
+	for {
+		t, err := w.cfg.Control.WatchTask(ctx, version)
+		if err == nil {
+			w.log.Info("task spec changed: trying again", "version", t.Version)
+			return t, nil
+		}
+		if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if !sleep(ctx, w.cfg.RetryMin) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// exit ends Run: on a plain stop it records the task as Stopped; on a lost lock it writes nothing.
+func (w *Worker) exit(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, store.ErrLockLost) {
+		return store.ErrLockLost
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(cause, store.ErrNotFound) {
+		w.log.Info("task deleted: worker exits")
+		return store.ErrNotFound
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	w.board.set(func(st *api.Status) {
+		if st.State != api.StateFailed {
+			st.State = api.StateStopped
+			st.Message = "stopped"
+		}
+	})
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := w.save(sctx); serr != nil && !errors.Is(serr, store.ErrLockLost) {
+		w.log.Warn("save final status", "err", serr)
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+func (w *Worker) retrying(ctx context.Context, err error, in time.Duration) {
+	w.metrics.errors.Inc()
+	w.board.set(func(st *api.Status) {
+		st.Message = fmt.Sprintf("retrying in %s: %v", in.Round(time.Second), err)
+	})
+	if serr := w.save(ctx); serr != nil {
+		w.log.Warn("save status", "err", serr)
+	}
+}
+
+func (w *Worker) failed(ctx context.Context, err error) {
+	w.metrics.errors.Inc()
+	w.board.set(func(st *api.Status) {
+		st.State = api.StateFailed
+		st.Message = err.Error()
+	})
+	if serr := w.save(ctx); serr != nil {
+		w.log.Warn("save status", "err", serr)
+	}
+}
+
+// save writes the current status through the Control (fenced by the lock).
+func (w *Worker) save(ctx context.Context) error {
+	st := w.board.snapshot()
+	st.UpdatedAt = time.Now()
+	return w.cfg.Control.SaveStatus(ctx, &st)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// onlyRateLimitChanged reports whether b differs from a in nothing but the rate limit.
+func onlyRateLimitChanged(a, b *api.Task) bool {
+	x, y := a.Spec.Clone(), b.Spec.Clone()
+	x.RateLimit, y.RateLimit = nil, nil
+	return x.Equal(y) && a.Desired == b.Desired
+}
