@@ -17,6 +17,11 @@ advertise {
 server {
   enabled          = true
   bootstrap_expect = 1
+
+  # Lets worker jobs use memory_max (burst above their reservation).
+  default_scheduler_config {
+    memory_oversubscription_enabled = true
+  }
 }
 
 client {

@@ -71,12 +71,20 @@ consul {
 			if err != nil {
 				return err
 			}
+			ready := false
 			for _, node := range nodes {
-				if node.Status == "ready" && node.Drivers["raw_exec"] != nil && node.Drivers["raw_exec"].Healthy {
-					return nil
-				}
+				ready = ready || node.Status == "ready" && node.Drivers["raw_exec"] != nil && node.Drivers["raw_exec"].Healthy
 			}
-			return errors.New("no ready node with a healthy raw_exec driver yet")
+			if !ready {
+				return errors.New("no ready node with a healthy raw_exec driver yet")
+			}
+			// Variables can be written only once the keyring is initialized.
+			v := &nomadapi.Variable{Path: "dts-testenv/probe", Items: nomadapi.VariableItems{"k": "v"}}
+			if _, _, err := c.Variables().Update(v, nil); err != nil {
+				return fmt.Errorf("keyring not ready: %w", err)
+			}
+			_, err = c.Variables().Delete("dts-testenv/probe", nil)
+			return err
 		})
 	})
 	// Cleanups run last-registered first: this graceful shutdown (jobs first, then the agent)

@@ -1,0 +1,332 @@
+// Package local runs workers inside the dts dev process: one supervisor goroutine per task
+// runs the task's worker function, restarts it with backoff when it fails, and keeps the
+// task's HTTP address the same across restarts.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/dtsrepl/dts/api"
+)
+
+// RunFunc runs one task's worker until ctx ends, when it must checkpoint and return, or until
+// it fails. It serves the worker's HTTP endpoints on ln. Returning before ctx ends, even with a
+// nil error, counts as a failure: the worker is restarted after a backoff.
+//
+// ln belongs to the launcher: it has the same address for every run of the task, so a
+// restarted worker keeps its address. Closing ln (http.Server.Shutdown does) only ends this
+// run's Accept calls; the launcher closes the socket itself when the task stops, and ends a
+// run's Accept calls when RunFunc returns.
+type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
+
+// Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
+// it). Credentials returns nil, nil for a task with none.
+type Secrets interface {
+	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
+	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
+	DeleteCredentials(ctx context.Context, id int64) error
+}
+
+// ErrClosed is returned by Launch after Close.
+var ErrClosed = errors.New("local launcher is closed")
+
+// DefaultStopTimeout bounds how long Stop waits for a worker to checkpoint and return.
+const DefaultStopTimeout = 60 * time.Second
+
+// Launcher supervises the workers of the dev process's tasks.
+type Launcher struct {
+	run         RunFunc
+	secrets     Secrets
+	log         *slog.Logger
+	policy      restartPolicy // tests shorten it
+	stopTimeout time.Duration // tests shorten it
+
+	mu     sync.Mutex
+	tasks  map[int64]*entry
+	closed bool
+}
+
+// entry is what the launcher keeps for a task between Launch and Remove.
+type entry struct {
+	// lock serializes Launch, Stop and Remove of the task; a channel so waiting honours ctx.
+	lock chan struct{}
+	// Guarded by Launcher.mu:
+	sup     *supervisor // the newest supervisor, nil before the first start
+	stopped bool        // Stop was asked for sup
+	addr    string      // the task's last address, reused when it starts again
+}
+
+// New returns a launcher that runs workers with run and keeps credentials in secrets.
+// logger may be nil.
+func New(run RunFunc, secrets Secrets, logger *slog.Logger) *Launcher {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Launcher{
+		run:         run,
+		secrets:     secrets,
+		log:         logger,
+		policy:      defaultPolicy,
+		stopTimeout: DefaultStopTimeout,
+		tasks:       make(map[int64]*entry),
+	}
+}
+
+// acquire returns the task's entry, created if need be, locked for this caller.
+func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error) {
+	for {
+		l.mu.Lock()
+		e := l.tasks[id]
+		if e == nil {
+			e = &entry{lock: make(chan struct{}, 1)}
+			l.tasks[id] = e
+		}
+		l.mu.Unlock()
+		select {
+		case e.lock <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("task %d busy: %w", id, ctx.Err())
+		}
+		l.mu.Lock()
+		current := l.tasks[id] == e
+		l.mu.Unlock()
+		if current {
+			return e, func() { <-e.lock }, nil
+		}
+		<-e.lock // removed while we waited: take the new entry
+	}
+}
+
+// Launch stores creds when given and starts the task's worker, or gives the running
+// supervisor the new task record: the worker follows spec changes itself, and only new
+// credentials restart it. Launch keeps t; callers must not modify it afterwards.
+func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
+	if t == nil || t.ID <= 0 {
+		return errors.New("launch: task has no id")
+	}
+	if l.run == nil || l.secrets == nil {
+		return errors.New("launch: local launcher needs a run function and a secrets store")
+	}
+	e, release, err := l.acquire(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer l.forgetUnused(t.ID, e)
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if creds != nil {
+		if err := l.secrets.PutCredentials(ctx, t.ID, *creds); err != nil {
+			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
+		}
+	}
+
+	l.mu.Lock()
+	sup, stopped, prevAddr := e.sup, e.stopped, e.addr
+	l.mu.Unlock()
+	if sup != nil && !stopped {
+		sup.update(t, creds)
+		return nil
+	}
+	if sup != nil {
+		// The previous worker may still be checkpointing; two must never run at once.
+		select {
+		case <-sup.done:
+		case <-ctx.Done():
+			return fmt.Errorf("launch task %d: previous worker still stopping: %w", t.ID, ctx.Err())
+		}
+	}
+
+	c := creds
+	if c == nil {
+		if c, err = l.secrets.Credentials(ctx, t.ID); err != nil {
+			return fmt.Errorf("read credentials of task %d: %w", t.ID, err)
+		}
+	}
+	log := l.log.With("task", t.ID)
+	if c == nil {
+		log.Warn("task has no stored credentials; starting its worker without an account")
+		c = &api.Credentials{}
+	}
+	ln, err := listen(prevAddr)
+	if err != nil {
+		return fmt.Errorf("launch task %d: %w", t.ID, err)
+	}
+	sup = newSupervisor(l.run, log, l.policy, newSharedListener(ln), t, *c)
+
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		sup.ln.close()
+		return ErrClosed
+	}
+	e.sup, e.stopped, e.addr = sup, false, sup.addr
+	l.mu.Unlock()
+	go sup.loop()
+	log.Info("worker started", "addr", sup.addr)
+	return nil
+}
+
+// listen opens the task's socket on loopback, on its previous port when it is still free.
+func listen(prev string) (net.Listener, error) {
+	if prev != "" {
+		if ln, err := net.Listen("tcp", prev); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	return ln, nil
+}
+
+func (l *Launcher) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// Stop cancels the worker's context and waits, up to a minute and within ctx, for it to
+// checkpoint and return. The credentials stay for the next Launch.
+func (l *Launcher) Stop(ctx context.Context, id int64) error {
+	e, release, err := l.acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer l.forgetUnused(id, e)
+	return l.stopLocked(ctx, id, e)
+}
+
+// forgetUnused drops an entry that acquire made for a task that never started.
+func (l *Launcher) forgetUnused(id int64, e *entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e.sup == nil && l.tasks[id] == e {
+		delete(l.tasks, id)
+	}
+}
+
+func (l *Launcher) stopLocked(ctx context.Context, id int64, e *entry) error {
+	l.mu.Lock()
+	sup := e.sup
+	e.stopped = true
+	l.mu.Unlock()
+	if sup == nil {
+		return nil
+	}
+	sup.stop()
+	timer := time.NewTimer(l.stopTimeout)
+	defer timer.Stop()
+	select {
+	case <-sup.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stop task %d: worker has not returned: %w", id, ctx.Err())
+	case <-timer.C:
+		l.log.Error("worker did not return after stop; still waiting for it", "task", id, "waited", l.stopTimeout)
+		return fmt.Errorf("stop task %d: worker did not return within %s", id, l.stopTimeout)
+	}
+}
+
+// Remove stops the worker and deletes the task's credentials. If the worker does not return
+// in time, nothing is deleted and Remove can be called again.
+func (l *Launcher) Remove(ctx context.Context, id int64) error {
+	e, release, err := l.acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := l.stopLocked(ctx, id, e); err != nil {
+		return err
+	}
+	if err := l.secrets.DeleteCredentials(ctx, id); err != nil {
+		return fmt.Errorf("delete credentials of task %d: %w", id, err)
+	}
+	l.mu.Lock()
+	delete(l.tasks, id)
+	l.mu.Unlock()
+	return nil
+}
+
+// JobID names a task's supervisor in JobInfo, "local-<id>".
+func JobID(id int64) string { return "local-" + strconv.FormatInt(id, 10) }
+
+// Jobs reports every launched task's supervisor: running, restarting after a failure (Message
+// is the failure), or stopped.
+func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[int64]*api.JobInfo, len(l.tasks))
+	for id, e := range l.tasks {
+		if e.sup == nil {
+			continue
+		}
+		phase, addr, lastErr := e.sup.state()
+		info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
+		if e.stopped {
+			info.Status, info.Addr = StatusStopped, ""
+			if phase != StatusStopped {
+				info.Message = "stopping: waiting for the worker to checkpoint and return"
+			}
+		}
+		out[id] = info
+	}
+	return out, nil
+}
+
+// WaitAddr returns the task's address. The socket is open from Launch on, so there is nothing
+// to wait for; a task that is not running is an error.
+func (l *Launcher) WaitAddr(ctx context.Context, id int64) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.tasks[id]
+	if e == nil || e.sup == nil || e.stopped {
+		return "", fmt.Errorf("task %d is not running", id)
+	}
+	return e.sup.addr, nil
+}
+
+// Close stops every worker, each checkpointing, and waits for them within ctx. Launch fails
+// after Close.
+func (l *Launcher) Close(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	sups := make(map[int64]*supervisor, len(l.tasks))
+	for id, e := range l.tasks {
+		if e.sup != nil {
+			e.stopped = true
+			sups[id] = e.sup
+		}
+	}
+	l.mu.Unlock()
+	for _, s := range sups {
+		s.stop()
+	}
+	var errs []error
+	for id, s := range sups {
+		select {
+		case <-s.done:
+			continue
+		default:
+		}
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("worker of task %d has not returned: %w", id, ctx.Err()))
+		}
+	}
+	return errors.Join(errs...)
+}
