@@ -114,6 +114,13 @@ func (s *TaskSpec) Clone() *TaskSpec {
 	return &c
 }
 
+// Equal reports whether two specs say the same thing.
+func (s *TaskSpec) Equal(o *TaskSpec) bool {
+	a, err1 := json.Marshal(s)
+	b, err2 := json.Marshal(o)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
+}
+
 // Redacted returns a copy without the source password.
 func (s *TaskSpec) Redacted() *TaskSpec {
 	c := s.Clone()

@@ -19,6 +19,7 @@ type metrics struct {
 	inflight     prometheus.Gauge
 	checkpointTS prometheus.Gauge
 	snapshotRows prometheus.Counter
+	starts       prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -54,8 +55,11 @@ func newMetrics() *metrics {
 		snapshotRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_snapshot_rows_total", Help: "Rows read by the initial copy.",
 		}),
+		starts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a rate limit change needs none).",
+		}),
 	}
-	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows,
+	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -177,6 +177,7 @@ func (s *session) run(ctx context.Context, prev *api.Status) error {
 		prod.Close()
 		return fmt.Errorf("save start position: %w", err)
 	}
+	s.w.metrics.starts.Inc()
 	s.log.Info("pipeline started", "source", src.Addr(), "flavor", server.Flavor, "version", server.Version, "start", start.String(), "snapshot", snap != nil && !snap.Done)
 
 	readCtx, stopRead := context.WithCancelCause(ctx)

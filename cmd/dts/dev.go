@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/jobs/local"
+	"github.com/dtsrepl/dts/store/bolt"
+	"github.com/dtsrepl/dts/worker"
+)
+
+// The seed API document's test credentials, the defaults of dts dev.
+const (
+	devUser     = "replicator"
+	devPassword = "dtsfor3.1415926"
+)
+
+func runDev(ctx context.Context, args []string) error {
+	fs := newFlagSet("dev", "dev [flags]")
+	af := fs.apiFlags(devUser, devPassword)
+	dataDir := fs.string("data-dir", "DTS_DATA_DIR", "./dts-data", "directory of the embedded store (tasks, statuses, credentials)")
+	logs := fs.logFlags("text")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(os.Stdout)
+	if err != nil {
+		return err
+	}
+	db, err := bolt.Open(filepath.Join(*dataDir, "dts.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	name := workerName()
+	run := func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error {
+		c := creds
+		w := worker.New(worker.Config{
+			TaskID:      t.ID,
+			Control:     db.Control(t.ID, name),
+			Credentials: &c,
+			Listener:    ln,
+			Name:        name,
+			Logger:      log,
+		})
+		return w.Run(ctx)
+	}
+	launcher := local.New(run, db, log)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if err := launcher.Close(cctx); err != nil {
+			log.Warn("stop workers", "err", err)
+		}
+	}()
+
+	cfg, err := af.config(log, db, launcher, *af.authUser == "")
+	if err != nil {
+		return err
+	}
+	srv, err := dispatcher.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *af.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *af.listen, err)
+	}
+
+	// Tasks that were running when dts dev last stopped resume from their checkpoints.
+	recs, err := db.List(ctx)
+	if err != nil {
+		return err
+	}
+	resumed := 0
+	for _, r := range recs {
+		if r.Task.Desired != api.DesiredRunning {
+			continue
+		}
+		if err := launcher.Launch(ctx, r.Task, nil); err != nil {
+			log.Error("resume task", "task", r.Task.ID, "err", err)
+			continue
+		}
+		resumed++
+	}
+
+	abs, _ := filepath.Abs(*dataDir)
+	log.Info("dts dev serving: embedded store, workers in this process", "api", "http://"+ln.Addr().String(), "data_dir", abs, "tasks_resumed", resumed)
+	if *af.authUser == devUser && *af.authPassword == devPassword {
+		log.Info("API Basic auth uses the seed's test credentials; set --auth-user and --auth-password for anything but a demo", "user", devUser, "password", devPassword)
+	}
+	err = srv.Serve(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("dts dev stopping: workers flush and save their positions")
+	return err
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	consulapi "github.com/hashicorp/consul/api"
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/jobs/nomad"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/store/consul"
+)
+
+// apiFlags are the flags the dispatcher and dts dev share.
+type apiFlags struct {
+	listen           *string
+	authUser         *string
+	authPassword     *string
+	sourceUser       *string
+	sourcePassword   *string
+	placementTimeout *time.Duration
+	timezone         *string
+}
+
+func (f *flagSet) apiFlags(defUser, defPassword string) apiFlags {
+	return apiFlags{
+		listen:           f.string("listen", "DTS_LISTEN", "127.0.0.1:8080", "address of the HTTP API"),
+		authUser:         f.string("auth-user", "DTS_AUTH_USER", defUser, "Basic auth user of the API"),
+		authPassword:     f.string("auth-password", "DTS_AUTH_PASSWORD", defPassword, "Basic auth password of the API"),
+		sourceUser:       f.string("source-user", "DTS_SOURCE_USER", "", "default replication account, for tasks that give only the source's host and port"),
+		sourcePassword:   f.string("source-password", "DTS_SOURCE_PASSWORD", "", "password of the default replication account"),
+		placementTimeout: f.duration("placement-timeout", "DTS_PLACEMENT_TIMEOUT", 10*time.Second, "how long submit waits for the worker's address"),
+		timezone:         f.string("timezone", "DTS_TIMEZONE", "Local", "time zone of the times the API writes"),
+	}
+}
+
+func (a apiFlags) config(log *slog.Logger, st dispatcher.Store, l dispatcher.Launcher, insecure bool) (dispatcher.Config, error) {
+	loc, err := time.LoadLocation(*a.timezone)
+	if err != nil {
+		return dispatcher.Config{}, usageError{fmt.Errorf("--timezone: %w", err)}
+	}
+	cfg := dispatcher.Config{
+		Store: st, Launcher: l,
+		AuthUser: *a.authUser, AuthPassword: *a.authPassword, Insecure: insecure,
+		PlacementTimeout: *a.placementTimeout,
+		Location:         loc,
+		Logger:           log,
+	}
+	if *a.sourceUser != "" {
+		cfg.DefaultCredentials = &api.Credentials{Username: *a.sourceUser, Password: *a.sourcePassword}
+	}
+	return cfg, nil
+}
+
+func runDispatcher(ctx context.Context, args []string) error {
+	fs := newFlagSet("dispatcher", "dispatcher [flags]   (Consul: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN; Nomad: NOMAD_ADDR, NOMAD_TOKEN)")
+	af := fs.apiFlags("", "")
+	insecure := fs.bool("insecure", "DTS_INSECURE", false, "serve the API without authentication (never in production)")
+	prefix := fs.string("consul-prefix", "DTS_CONSUL_PREFIX", store.DefaultPrefix, "Consul KV prefix of dts's keys")
+	driver := fs.string("driver", "DTS_NOMAD_DRIVER", nomad.DriverRawExec, "Nomad task driver of workers: raw_exec, exec or docker")
+	command := fs.string("worker-command", "DTS_WORKER_COMMAND", "", "path of the dts binary on Nomad clients (raw_exec, exec; default: this binary)")
+	image := fs.string("worker-image", "DTS_WORKER_IMAGE", "", "worker container image (docker)")
+	datacenters := fs.string("datacenters", "DTS_NOMAD_DATACENTERS", "*", "comma-separated datacenters workers may run in")
+	workerConsul := fs.string("worker-consul-addr", "DTS_WORKER_CONSUL_ADDR", "", "Consul address workers use (default: CONSUL_HTTP_ADDR)")
+	workerLogLevel := fs.string("worker-log-level", "DTS_WORKER_LOG_LEVEL", "info", "log level of workers")
+	logs := fs.logFlags("json")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(os.Stdout)
+	if err != nil {
+		return err
+	}
+	if (*af.authUser == "" || *af.authPassword == "") && !*insecure {
+		return usageError{errors.New("set --auth-user and --auth-password (DTS_AUTH_USER, DTS_AUTH_PASSWORD), or --insecure to serve the API without authentication")}
+	}
+
+	ccfg := consulapi.DefaultConfig()
+	if ccfg.Transport != nil {
+		// Consul refuses more than 200 connections from one address.
+		ccfg.Transport.MaxConnsPerHost = 64
+	}
+	cc, err := consulapi.NewClient(ccfg)
+	if err != nil {
+		return fmt.Errorf("consul client: %w", err)
+	}
+	nc, err := nomadapi.NewClient(nomadapi.DefaultConfig())
+	if err != nil {
+		return fmt.Errorf("nomad client: %w", err)
+	}
+	cmd := *command
+	if cmd == "" && *driver != nomad.DriverDocker {
+		if cmd, err = os.Executable(); err != nil {
+			return fmt.Errorf("find the dts binary for workers (set --worker-command): %w", err)
+		}
+	}
+	consulForWorkers := *workerConsul
+	if consulForWorkers == "" {
+		consulForWorkers = ccfg.Address
+	}
+	launcher, err := nomad.New(nomad.Config{
+		Client:      nc,
+		Driver:      *driver,
+		Command:     cmd,
+		Image:       *image,
+		Datacenters: strings.Split(*datacenters, ","),
+		ConsulAddr:  consulForWorkers,
+		ConsulToken: ccfg.Token,
+		ExtraEnv:    map[string]string{"DTS_LOG_LEVEL": *workerLogLevel},
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	cfg, err := af.config(log, consul.New(cc, *prefix), launcher, *insecure)
+	if err != nil {
+		return err
+	}
+	srv, err := dispatcher.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *af.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *af.listen, err)
+	}
+	log.Info("dts dispatcher serving", "version", version, "addr", ln.Addr().String(), "consul", ccfg.Address, "nomad", nc.Address(), "driver", *driver, "auth", !*insecure || *af.authUser != "")
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dtsrepl/dts/api"
+)
+
+const taskUsage = `Usage: dts task <command> [flags]
+
+Commands:
+  submit -f FILE       submit the task in FILE (the submit body {"task":{...}}, or the task object; - is stdin)
+  list                 list tasks (--page, --per-page, --json)
+  get ID               show one task (--json)
+  alter ID -f FILE     replace a task's spec (source and incr may be left out)
+  stop ID              stop a task's worker; its position is kept
+  start ID             start a stopped task from its position
+  delete ID            stop a task and forget it
+
+Every command takes --addr [DTS_ADDR], --auth-user [DTS_AUTH_USER] and --auth-password
+[DTS_AUTH_PASSWORD].
+`
+
+func runTask(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(os.Stderr, taskUsage)
+		if len(args) == 0 {
+			return usageError{errors.New("no command")}
+		}
+		return nil
+	}
+	cmd, rest := args[0], args[1:]
+	fs := newFlagSet("task "+cmd, "task "+cmd+" [flags]")
+	addr := fs.string("addr", "DTS_ADDR", "http://127.0.0.1:8080", "dispatcher address")
+	user := fs.string("auth-user", "DTS_AUTH_USER", "", "Basic auth user")
+	pass := fs.string("auth-password", "DTS_AUTH_PASSWORD", "", "Basic auth password")
+	file := fs.String("f", "", "task file (submit, alter)")
+	asJSON := fs.Bool("json", false, "print JSON (list, get)")
+	page := fs.Int("page", 1, "page (list)")
+	perPage := fs.Int("per-page", 50, "tasks per page (list)")
+	// Flags may come before or after the task id.
+	var positional []string
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return usageError{err}
+		}
+		rest = fs.Args()
+		if len(rest) > 0 {
+			positional = append(positional, rest[0])
+			rest = rest[1:]
+		}
+	}
+	c, err := api.NewClient(&api.ClientConfig{Address: *addr, User: *user, Password: *pass})
+	if err != nil {
+		return err
+	}
+	id := func() (int64, error) {
+		if len(positional) != 1 {
+			return 0, usageError{fmt.Errorf("%s needs one task id", cmd)}
+		}
+		n, err := strconv.ParseInt(positional[0], 10, 64)
+		if err != nil || n <= 0 {
+			return 0, usageError{fmt.Errorf("%q is not a task id", positional[0])}
+		}
+		return n, nil
+	}
+	out := os.Stdout
+	switch cmd {
+	case "submit":
+		spec, err := readTaskFile(*file)
+		if err != nil {
+			return err
+		}
+		res, err := c.Submit(ctx, spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "submitted task %d", res.ID)
+		if res.Addr != "" {
+			fmt.Fprintf(out, ", worker at %s", res.Addr)
+		}
+		fmt.Fprintln(out)
+		return nil
+	case "alter":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		spec, err := readTaskFile(*file)
+		if err != nil {
+			return err
+		}
+		if err := c.Alter(ctx, n, spec); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "altered task %d\n", n)
+		return nil
+	case "list":
+		l, err := c.List(ctx, *page, *perPage)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(out, l)
+		}
+		printTasks(out, l)
+		return nil
+	case "get":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		d, err := c.Get(ctx, n)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(out, d)
+		}
+		printTask(out, d)
+		return nil
+	case "stop", "start", "delete":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		do := map[string]func(context.Context, int64) error{"stop": c.Stop, "start": c.Start, "delete": c.Delete}[cmd]
+		if err := do(ctx, n); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s: task %d\n", map[string]string{"stop": "stopped", "start": "started", "delete": "deleted"}[cmd], n)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, taskUsage)
+	return usageError{fmt.Errorf("unknown task command %q", cmd)}
+}
+
+// readTaskFile reads a submit body or a bare task object from a file or stdin.
+func readTaskFile(path string) (*api.TaskSpec, error) {
+	if path == "" {
+		return nil, usageError{errors.New("give the task file with -f FILE (- for stdin)")}
+	}
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read task file: %w", err)
+	}
+	var req api.SubmitRequest
+	if err := json.Unmarshal(b, &req); err != nil {
+		return nil, fmt.Errorf("task file %s is not JSON: %w", path, err)
+	}
+	if req.Task != nil {
+		return req.Task, nil
+	}
+	var spec api.TaskSpec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("task file %s: %w", path, err)
+	}
+	return &spec, nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	e := json.NewEncoder(w)
+	e.SetIndent("", "  ")
+	return e.Encode(v)
+}
+
+func printTasks(w io.Writer, l *api.TaskList) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tKAFKA\tPOS\tTRANSACTION TIME\tLAG\tROWS\tUPDATED\tWORKER\tMESSAGE")
+	for _, t := range l.Tasks {
+		state := string(t.State)
+		if p := t.Snapshot; p != nil && !p.Done {
+			state += fmt.Sprintf(" %d/%d tables, %s rows", p.TablesDone, len(p.Tables), progress(p.RowsCopied, p.RowsEstimated))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\t%s\n", t.ID, state, t.SourceAddr, t.DestAddr,
+			dash(t.Pos), dash(t.TransactionTime), t.LagSeconds, t.RowsSent, dash(t.UpdatedAt), dash(t.ServiceAddr), oneLine(t.Message))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d of %d tasks\n", len(l.Tasks), l.Total)
+}
+
+func printTask(w io.Writer, d *api.TaskDetail) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("id", strconv.FormatInt(d.ID, 10))
+	row("state", string(d.State))
+	row("desired", string(d.Desired))
+	row("message", dash(oneLine(d.Message)))
+	row("source", d.SourceAddr)
+	row("kafka", d.DestAddr)
+	row("position", dash(d.Pos))
+	row("transaction time", dash(d.TransactionTime))
+	row("lag", fmt.Sprintf("%.1fs", d.LagSeconds))
+	row("rows sent", strconv.FormatUint(d.RowsSent, 10))
+	row("worker", dash(d.ServiceAddr))
+	row("updated", dash(d.UpdatedAt))
+	row("created", dash(d.CreatedAt))
+	row("spec version", strconv.FormatInt(d.SpecVersion, 10))
+	if p := d.Snapshot; p != nil {
+		row("initial copy", fmt.Sprintf("%d/%d tables, %s rows, done=%v", p.TablesDone, len(p.Tables), progress(p.RowsCopied, p.RowsEstimated), p.Done))
+	}
+	if j := d.Job; j != nil {
+		row("job", fmt.Sprintf("%s %s %s %s", j.ID, j.Status, j.AllocStatus, j.Message))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "spec:")
+	e := json.NewEncoder(w)
+	e.SetIndent("  ", "  ")
+	_ = e.Encode(d.Spec)
+}
+
+func progress(done, estimate uint64) string {
+	if estimate == 0 {
+		return strconv.FormatUint(done, 10)
+	}
+	return fmt.Sprintf("%d/~%d (%d%%)", done, estimate, min(100, done*100/estimate))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 120 {
+		s = s[:117] + "..."
+	}
+	return s
+}

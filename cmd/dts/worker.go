@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/store/consul"
+	"github.com/dtsrepl/dts/store/file"
+	"github.com/dtsrepl/dts/worker"
+)
+
+func runWorker(ctx context.Context, args []string) error {
+	fs := newFlagSet("worker", "worker --task ID | --task-file FILE --state-dir DIR [flags]")
+	taskID := fs.int64("task", "DTS_TASK_ID", 0, "id of the task to run; its spec and status live in Consul KV (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN)")
+	taskFile := fs.string("task-file", "DTS_TASK_FILE", "", "run the task in this JSON file (the submit body) without Consul")
+	stateDir := fs.string("state-dir", "DTS_STATE_DIR", "", "with --task-file: the directory holding the checkpoint and the lock")
+	listen := fs.string("listen", "DTS_LISTEN", "127.0.0.1:0", "address serving /healthz, /metrics and /status")
+	advertise := fs.string("advertise", "DTS_ADVERTISE", "", "address reported as the task's service_addr (default: the listen address)")
+	prefix := fs.string("consul-prefix", "DTS_CONSUL_PREFIX", store.DefaultPrefix, "Consul KV prefix of dts's keys")
+	logs := fs.logFlags("json")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	log, err := logs.logger(os.Stdout)
+	if err != nil {
+		return err
+	}
+	creds, err := credentialsFromEnv()
+	if err != nil {
+		return err
+	}
+	name := workerName()
+
+	var control worker.Control
+	switch {
+	case *taskFile != "":
+		if *stateDir == "" {
+			return usageError{errors.New("--task-file needs --state-dir")}
+		}
+		if _, _, err := file.ReadSpec(*taskFile); err != nil {
+			return err
+		}
+		control = file.New(*taskID, *taskFile, *stateDir)
+	case *taskID > 0:
+		client, err := consulapi.NewClient(consulapi.DefaultConfig())
+		if err != nil {
+			return fmt.Errorf("consul client: %w", err)
+		}
+		control = consul.New(client, *prefix).Control(*taskID, consul.ControlOptions{Name: name, Logger: log})
+	default:
+		return usageError{errors.New("give --task ID, or --task-file FILE with --state-dir DIR")}
+	}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	addr := *advertise
+	if addr == "" {
+		addr = ln.Addr().String()
+	}
+	log.Info("dts worker starting", "version", version, "task", *taskID, "task_file", *taskFile, "addr", addr, "worker", name)
+	w := worker.New(worker.Config{
+		TaskID:      *taskID,
+		Control:     control,
+		Credentials: creds,
+		Listener:    ln,
+		ServiceAddr: addr,
+		Name:        name,
+		Logger:      log,
+	})
+	err = w.Run(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		log.Info("the task was deleted; nothing to run")
+		return nil
+	}
+	return err
+}
+
+// credentialsFromEnv reads the source account the launcher passes: DTS_SOURCE_USER and
+// DTS_SOURCE_PASSWORD, or their base64 forms (*_B64), which Nomad's template writes so any
+// character survives the env file.
+func credentialsFromEnv() (*api.Credentials, error) {
+	user, err := envMaybeB64("DTS_SOURCE_USER")
+	if err != nil {
+		return nil, err
+	}
+	pass, err := envMaybeB64("DTS_SOURCE_PASSWORD")
+	if err != nil {
+		return nil, err
+	}
+	if user == "" {
+		return nil, nil
+	}
+	return &api.Credentials{Username: user, Password: pass}, nil
+}
+
+func envMaybeB64(name string) (string, error) {
+	if v := os.Getenv(name + "_B64"); v != "" {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+		if err != nil {
+			return "", fmt.Errorf("%s_B64 is not base64: %w", name, err)
+		}
+		return string(b), nil
+	}
+	return os.Getenv(name), nil
+}
+
+// workerName identifies this process in the lock and the status.
+func workerName() string {
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s/%d", host, os.Getpid())
+	if alloc := os.Getenv("NOMAD_ALLOC_ID"); alloc != "" {
+		name += " alloc " + alloc
+	}
+	return name
+}

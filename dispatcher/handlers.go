@@ -1,0 +1,311 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/worker/filter"
+)
+
+// validate checks a spec completely: its structure, then its filters as the worker will compile
+// them, so a bad regex or row expression is refused here rather than failing the worker.
+func validate(spec *api.TaskSpec, alter bool) error {
+	var err error
+	if alter {
+		err = spec.ValidateAlter()
+	} else {
+		err = spec.Validate()
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := filter.Compile(spec.Filters); err != nil {
+		return err
+	}
+	return nil
+}
+
+// credentials picks the source account of a submitted spec: its own, or the dispatcher's
+// default when the spec gives only host and port.
+func (s *Server) credentials(src *api.Source) (*api.Credentials, error) {
+	if src.Username != "" {
+		return &api.Credentials{Username: src.Username, Password: src.Password}, nil
+	}
+	if s.cfg.DefaultCredentials == nil || s.cfg.DefaultCredentials.Username == "" {
+		return nil, api.FieldError("task.source.username", "is required: this dispatcher has no default replication account (--source-user)")
+	}
+	c := *s.cfg.DefaultCredentials
+	return &c, nil
+}
+
+func (s *Server) submit(c *fiber.Ctx) error {
+	spec, err := decodeSubmit(c.Body())
+	if err != nil {
+		return err
+	}
+	if err := validate(spec, false); err != nil {
+		return err
+	}
+	creds, err := s.credentials(spec.Source)
+	if err != nil {
+		return err
+	}
+	stored := spec.Redacted()
+	stored.Source.Username = creds.Username
+	incr := spec.IsIncr()
+	stored.Incr = &incr
+	now := time.Now()
+	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, CreatedAt: now, UpdatedAt: now}
+	ctx := c.UserContext()
+	id, err := s.cfg.Store.Create(ctx, t)
+	if err != nil {
+		return fmt.Errorf("store task: %w", err)
+	}
+	t.ID = id
+	if err := s.cfg.Launcher.Launch(ctx, t, creds); err != nil {
+		// Undo, so a failed submit leaves nothing behind.
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if rerr := s.cfg.Launcher.Remove(rctx, id); rerr != nil {
+			s.log.Error("undo launch of a failed submit", "task", id, "err", rerr)
+		}
+		if derr := s.cfg.Store.Delete(rctx, id); derr != nil {
+			s.log.Error("undo store of a failed submit", "task", id, "err", derr)
+		}
+		return fmt.Errorf("launch task %d: %w", id, err)
+	}
+	s.log.Info("task submitted", "task", id, "source", spec.Source.Addr(), "kafka", spec.Kafka.Addr)
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.PlacementTimeout)
+	defer cancel()
+	addr, err := s.cfg.Launcher.WaitAddr(wctx, id)
+	if err != nil {
+		// Not placed in time: the task list shows the address once the worker runs.
+		s.log.Info("worker not placed within the placement timeout", "task", id, "err", err)
+		addr = ""
+	}
+	return ok(c, api.SubmitResponse{Addr: addr, ID: id})
+}
+
+func (s *Server) alter(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	spec, err := decodeSubmit(c.Body())
+	if err != nil {
+		return err
+	}
+	if err := validate(spec, true); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	cur, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return describeErr(id, err)
+	}
+	next := spec.Redacted()
+	var creds *api.Credentials
+	if spec.Source != nil {
+		old := cur.Spec.Source
+		if old == nil || spec.Source.Host != old.Host || spec.Source.Port != old.Port {
+			return api.Errorf(api.CodeConflict, "task.source: a task's source cannot change (it is %s); submit a new task for another server", old.Addr())
+		}
+		if spec.Source.ServerID != 0 && spec.Source.ServerID != old.ServerID {
+			return api.Errorf(api.CodeConflict, "task.source.server_id: cannot change")
+		}
+		if spec.Source.Username != "" && spec.Source.Password != "" {
+			// New or re-sent credentials: a rotation reaches the worker through the launcher.
+			creds = &api.Credentials{Username: spec.Source.Username, Password: spec.Source.Password}
+			next.Source.Username = spec.Source.Username
+		} else {
+			next.Source.Username = old.Username
+		}
+		next.Source.ServerID = old.ServerID
+	} else {
+		next.Source = cur.Spec.Source
+	}
+	if spec.Incr != nil && *spec.Incr != cur.Spec.IsIncr() {
+		return api.Errorf(api.CodeConflict, "task.incr: cannot change (it is %v); submit a new task to copy the tables again", cur.Spec.IsIncr())
+	}
+	incr := cur.Spec.IsIncr()
+	next.Incr = &incr
+
+	t := *cur
+	t.Spec = *next
+	changed := !cur.Spec.Equal(next)
+	if changed {
+		t.Version = cur.Version + 1
+		t.UpdatedAt = time.Now()
+		if err := s.cfg.Store.Update(ctx, &t, cur.Version); err != nil {
+			return describeErr(id, err)
+		}
+		s.log.Info("task altered", "task", id, "version", t.Version)
+	}
+	if cur.Desired == api.DesiredRunning && (changed || creds != nil) {
+		if err := s.cfg.Launcher.Launch(ctx, &t, creds); err != nil {
+			return fmt.Errorf("apply the altered task %d: %w", id, err)
+		}
+	}
+	return ok(c, nil)
+}
+
+func (s *Server) list(c *fiber.Ctx) error {
+	perPage, err := queryInt(c, "per_page", 20, 1, 1000)
+	if err != nil {
+		return err
+	}
+	page, err := queryInt(c, "page", 1, 1, 1<<30)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	recs, err := s.cfg.Store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list tasks: %w", err)
+	}
+	jobsByID := s.jobs(ctx)
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Task.ID < recs[j].Task.ID })
+	counts := map[api.State]int{}
+	all := make([]api.TaskSummary, len(recs))
+	for i, r := range recs {
+		all[i] = summarize(r, jobsByID[r.Task.ID], s.cfg.Location)
+		counts[all[i].State]++
+	}
+	s.metrics.observeStates(counts)
+	out := api.TaskList{Tasks: []api.TaskSummary{}, Total: len(all)}
+	if from := (page - 1) * perPage; from < len(all) {
+		out.Tasks = all[from:min(from+perPage, len(all))]
+	}
+	return ok(c, out)
+}
+
+// jobs asks the launcher for its view; without it the list still shows what workers reported.
+func (s *Server) jobs(ctx context.Context) map[int64]*api.JobInfo {
+	jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := s.cfg.Launcher.Jobs(jctx)
+	if err != nil {
+		s.log.Warn("scheduler view unavailable; listing worker reports only", "err", err)
+		return nil
+	}
+	return m
+}
+
+func (s *Server) get(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	t, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return describeErr(id, err)
+	}
+	st, err := s.cfg.Store.Status(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return describeErr(id, err)
+	}
+	job := s.jobs(ctx)[id]
+	d := api.TaskDetail{
+		TaskSummary: summarize(store.Record{Task: t, Status: st}, job, s.cfg.Location),
+		Spec:        t.Spec.Redacted(),
+		SpecVersion: t.Version,
+		CreatedAt:   api.FormatTime(t.CreatedAt, s.cfg.Location),
+		Status:      st,
+		Job:         job,
+	}
+	return ok(c, d)
+}
+
+func (s *Server) stop(c *fiber.Ctx) error {
+	return s.setDesired(c, api.DesiredStopped)
+}
+
+func (s *Server) start(c *fiber.Ctx) error {
+	return s.setDesired(c, api.DesiredRunning)
+}
+
+// setDesired records what the operator wants and makes the launcher do it. The spec version does
+// not change: the worker only cares about its process being stopped or started.
+func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	cur, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return describeErr(id, err)
+	}
+	if cur.Desired != d {
+		t := *cur
+		t.Desired = d
+		t.UpdatedAt = time.Now()
+		if err := s.cfg.Store.Update(ctx, &t, cur.Version); err != nil {
+			return describeErr(id, err)
+		}
+		cur = &t
+	}
+	if d == api.DesiredStopped {
+		err = s.cfg.Launcher.Stop(ctx, id)
+	} else {
+		err = s.cfg.Launcher.Launch(ctx, cur, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("%s task %d: %w", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err)
+	}
+	s.log.Info("task "+string(d), "task", id)
+	return ok(c, nil)
+}
+
+func (s *Server) delete(c *fiber.Ctx) error {
+	id, err := taskID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if _, err := s.cfg.Store.Get(ctx, id); err != nil {
+		return describeErr(id, err)
+	}
+	if err := s.cfg.Launcher.Remove(ctx, id); err != nil {
+		return fmt.Errorf("remove the worker of task %d: %w", id, err)
+	}
+	if err := s.cfg.Store.Delete(ctx, id); err != nil {
+		return describeErr(id, err)
+	}
+	s.log.Info("task deleted", "task", id)
+	return ok(c, nil)
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("task store: %w", errors.Join(store.ErrUnavailable, err))
+	}
+	if _, err := s.cfg.Launcher.Jobs(ctx); err != nil {
+		return fmt.Errorf("scheduler: %w", errors.Join(jobs.ErrUnavailable, err))
+	}
+	return ok(c, fiber.Map{"store": "ok", "scheduler": "ok"})
+}
+
+func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, api.FieldError(name, "must be an integer from %d to %d, got %q", lo, hi, v)
+	}
+	return n, nil
+}

@@ -1,0 +1,64 @@
+package dispatcher
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dtsrepl/dts/api"
+)
+
+// metrics are the dispatcher's Prometheus metrics.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	tasks    *prometheus.GaugeVec
+	handler  fiber.Handler
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dts_dispatcher_requests_total", Help: "API requests by route and envelope code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dts_dispatcher_request_seconds", Help: "API request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}, []string{"route"}),
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "dts_dispatcher_tasks", Help: "Tasks by state, as of the last list.",
+		}, []string{"state"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.tasks, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	return m
+}
+
+// observe counts and times every request. It renders errors itself so the envelope code is
+// known when it counts.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		err = s.errorHandler(c, err)
+	}
+	route := "unmatched"
+	if r := c.Route(); r != nil && r.Path != "/" {
+		route = c.Method() + " " + r.Path
+	}
+	s.metrics.requests.WithLabelValues(route, string(c.Response().Header.Peek(api.StatusHeader))).Inc()
+	s.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (m *metrics) observeStates(counts map[api.State]int) {
+	for _, st := range []api.State{api.StatePending, api.StateSnapshotting, api.StateRunning, api.StateFailed, api.StateStopped} {
+		m.tasks.WithLabelValues(string(st)).Set(float64(counts[st]))
+	}
+}

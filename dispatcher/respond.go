@@ -1,0 +1,144 @@
+package dispatcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
+)
+
+// ok writes a success envelope.
+func ok(c *fiber.Ctx, data any) error {
+	if data == nil {
+		data = struct{}{}
+	}
+	c.Set(api.StatusHeader, "0")
+	return c.Status(fiber.StatusOK).JSON(api.Envelope[any]{Code: api.CodeOK, Message: "0", TTL: 1, Data: data})
+}
+
+// errorHandler is the one place errors become responses: API errors keep their code, store and
+// scheduler sentinels map to theirs, and anything else is a -500 whose details go to the log
+// only.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	e := s.apiError(c, err)
+	if e.Code == api.CodeUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="dts"`)
+	}
+	c.Set(api.StatusHeader, strconv.Itoa(e.Code))
+	return c.Status(e.HTTPStatus()).JSON(api.Envelope[struct{}]{Code: e.Code, Message: e.Message, TTL: 1})
+}
+
+func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
+	var e *api.Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, store.ErrNotFound):
+		return api.Errorf(api.CodeNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict):
+		return api.Errorf(api.CodeConflict, "the task changed while this request was handled; read it again and retry")
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, jobs.ErrUnavailable):
+		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		return api.Errorf(api.CodeUnavailable, "%v", err)
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			return api.Errorf(api.CodeBadRequest, "body: larger than %d bytes", MaxBody)
+		case fiber.StatusNotFound:
+			return api.Errorf(api.CodeNotFound, "%s", fe.Message)
+		case fiber.StatusMethodNotAllowed:
+			return api.Errorf(api.CodeNotFound, "no route %s %s", c.Method(), c.Path())
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			return api.Errorf(api.CodeBadRequest, "%s", fe.Message)
+		}
+	}
+	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	return api.Errorf(api.CodeInternal, "internal error")
+}
+
+// decodeSubmit reads a submit or alter body strictly: it must be one JSON object with known
+// fields of the right types. Errors name the field.
+func decodeSubmit(body []byte) (*api.TaskSpec, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, api.FieldError("body", "is empty; send {\"task\":{...}}")
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.DisallowUnknownFields()
+	var req api.SubmitRequest
+	if err := d.Decode(&req); err != nil {
+		return nil, jsonError(err)
+	}
+	if d.More() {
+		return nil, api.FieldError("body", "has data after the JSON object")
+	}
+	if req.Task == nil {
+		return nil, api.FieldError("task", "is required")
+	}
+	return req.Task, nil
+}
+
+func jsonError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return api.FieldError("body", "is not valid JSON (at byte %d: %v)", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		return api.FieldError(field, "must be %s, got a JSON %s", kind(typ.Type.String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return api.FieldError(name, "unknown field")
+	}
+	return api.FieldError("body", "is not a valid request: %v", err)
+}
+
+func kind(goType string) string {
+	switch {
+	case strings.Contains(goType, "int"):
+		return "an integer"
+	case strings.Contains(goType, "float"):
+		return "a number"
+	case goType == "string":
+		return "a string"
+	case goType == "bool" || goType == "*bool":
+		return "true or false"
+	case strings.HasPrefix(goType, "[]") || strings.HasSuffix(goType, "StringList"):
+		return "a list"
+	}
+	return "an object"
+}
+
+// taskID reads the :id parameter.
+func taskID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, api.FieldError("id", "%q is not a task id (a positive integer)", c.Params("id"))
+	}
+	return id, nil
+}
+
+func notFound(id int64) error {
+	return api.Errorf(api.CodeNotFound, "task %d does not exist", id)
+}
+
+// describeErr keeps the id in not-found errors from the store.
+func describeErr(id int64, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(id)
+	}
+	return fmt.Errorf("task %d: %w", id, err)
+}
