@@ -169,6 +169,9 @@ func (l *StringList) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &list); err != nil {
 		return err
 	}
+	for i := range list {
+		list[i] = strings.TrimSpace(list[i])
+	}
 	*l = list
 	return nil
 }

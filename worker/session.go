@@ -150,6 +150,19 @@ func (s *session) run(ctx context.Context, prev *api.Status) error {
 	}
 	s.start = start
 
+	var prevTime time.Time
+	if prev != nil {
+		prevTime = prev.TransactionTime
+		s.sentBase = prev.RowsSent
+	}
+	s.tracker = track.New(ckpt{pos: start, txnTime: prevTime, snap: snap})
+	// Record where this task starts before anything else can fail: otherwise a retry (Kafka
+	// down, say) would take "now" again and skip what was written in between.
+	s.publish()
+	if err := s.w.save(ctx); err != nil {
+		return fmt.Errorf("save start position: %w", err)
+	}
+
 	prod, err := produce.New(produce.Config{
 		Brokers:          splitBrokers(spec.Kafka.Addr),
 		ClientID:         fmt.Sprintf("dts-task-%d", s.w.cfg.TaskID),
@@ -162,21 +175,7 @@ func (s *session) run(ctx context.Context, prev *api.Status) error {
 		return err
 	}
 	s.prod = prod
-	var prevTime time.Time
-	if prev != nil {
-		prevTime = prev.TransactionTime
-		s.sentBase = prev.RowsSent
-	}
-	s.tracker = track.New(ckpt{pos: start, txnTime: prevTime, snap: snap})
-
-	// Record where this session starts before sending anything: without it, a crash before the
-	// first checkpoint would make the next start take "now" again and skip what came between.
 	s.w.board.set(func(st *api.Status) { st.Message = "" })
-	s.publish()
-	if err := s.w.save(ctx); err != nil {
-		prod.Close()
-		return fmt.Errorf("save start position: %w", err)
-	}
 	s.w.metrics.starts.Inc()
 	s.log.Info("pipeline started", "source", src.Addr(), "flavor", server.Flavor, "version", server.Version, "start", start.String(), "snapshot", snap != nil && !snap.Done)
 

@@ -20,6 +20,7 @@ const typesTable = `CREATE TABLE shop.types (
 	s VARCHAR(50), c CHAR(5), txt TEXT,
 	vb VARBINARY(10), bn BINARY(4), bl BLOB,
 	j JSON, e ENUM('small','medium','large'), st SET('a','b','c'), bt BIT(10),
+	l1 VARCHAR(10) CHARACTER SET latin1, gb VARCHAR(10) CHARACTER SET gbk,
 	n INT NULL
 ) DEFAULT CHARSET=utf8mb4`
 
@@ -31,6 +32,7 @@ const typesRow = `INSERT INTO shop.types VALUES (
 	'héllo 😀 "quoted" \\ back', 'ab', 'long text',
 	X'00FF', X'0102', X'DEADBEEF',
 	'{"a": [1, 2.5, "x"], "b": null}', 'medium', 'a,c', b'1010101010',
+	'café', '中文',
 	NULL)`
 
 // wantTypes is the data of typesRow as messages carry it, whichever way the row was read.
@@ -42,6 +44,7 @@ var wantTypes = map[string]string{
 	"s": `"héllo 😀 \"quoted\" \\ back"`, "c": `"ab"`, "txt": `"long text"`,
 	"vb": `"AP8="`, "bn": `"AQIAAA=="`, "bl": `"3q2+7w=="`,
 	"j": `{"a":[1,2.5,"x"],"b":null}`, "e": `"medium"`, "st": `"a,c"`, "bt": `682`,
+	"l1": `"café"`, "gb": `"中文"`,
 	"n": `null`,
 }
 
@@ -93,13 +96,19 @@ func TestColumnTypes(t *testing.T) {
 	t.Parallel()
 	db := testenv.StartMariaDB(t)
 	kafka := testenv.StartKafka(t, 1)
-	db.Exec(t, "CREATE DATABASE shop", typesTable)
+	// A server zone away from UTC: TIMESTAMP values must still match between copy and stream.
+	db.Exec(t, "SET GLOBAL time_zone = '+08:00'", "CREATE DATABASE shop", typesTable)
 
 	stream := newHarness(t, db, kafka)
 	stream.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "stream"}, Filters: []api.Filter{{DBName: "shop", Match: "types"}}})
 	stream.start()
 	stream.running()
-	db.Exec(t, typesRow)
+	c := db.Conn(t)
+	for _, q := range []string{"SET time_zone = '+00:00'", typesRow} {
+		if _, err := c.Execute(q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	recs := kafka.WaitRecords(t, "stream", 1, 30*time.Second)
 	var msg struct {
 		Type string                     `json:"type"`

@@ -1,6 +1,7 @@
 package binlog
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser"
@@ -22,12 +23,47 @@ type ddlParser struct {
 
 var ddlVerbs = map[string]bool{"CREATE": true, "ALTER": true, "DROP": true, "RENAME": true, "TRUNCATE": true}
 
+// notTableDDL matches statements on objects that hold no rows: views, triggers, routines,
+// events, accounts and servers. They are not delivered.
+var notTableDDL = regexp.MustCompile(`(?is)^(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(ALGORITHM\s*=\s*\S+\s+)?(DEFINER\s*=\s*\S+\s+)?(SQL\s+SECURITY\s+\S+\s+)?(AGGREGATE\s+)?(VIEW|TRIGGER|PROCEDURE|FUNCTION|EVENT|USER|ROLE|SERVER)\b`)
+
+// stripComments drops the comments and white space before a statement's first word: clients
+// and migration tools prefix DDL with them, and the server logs them as sent. The content of
+// an executable comment (/*!40101 ... */) is kept, as the server runs it.
+func stripComments(s string) string {
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		switch {
+		case strings.HasPrefix(s, "/*!"):
+			s = strings.TrimLeft(s[3:], "0123456789")
+			if end := strings.LastIndex(s, "*/"); end >= 0 {
+				s = s[:end]
+			}
+		case strings.HasPrefix(s, "/*"):
+			end := strings.Index(s, "*/")
+			if end < 0 {
+				return ""
+			}
+			s = s[end+2:]
+		case strings.HasPrefix(s, "--") || strings.HasPrefix(s, "#"):
+			end := strings.IndexByte(s, '\n')
+			if end < 0 {
+				return ""
+			}
+			s = s[end+1:]
+		default:
+			return s
+		}
+	}
+}
+
 // targets reports whether sql is a DDL statement and which tables or databases it changes.
 // A DDL the parser does not understand (a dialect corner) is attributed to the whole default
 // database, so it is still delivered rather than dropped.
 func (d *ddlParser) targets(defaultDB, sql string) ([]ddlTarget, bool) {
+	sql = stripComments(sql)
 	verb := strings.ToUpper(firstWord(sql))
-	if !ddlVerbs[verb] {
+	if !ddlVerbs[verb] || notTableDDL.MatchString(sql) {
 		return nil, false
 	}
 	if d.p == nil {

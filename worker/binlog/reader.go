@@ -294,7 +294,7 @@ func (r *Reader) rows(hdr *replication.EventHeader, e *replication.RowsEvent, h 
 
 func (r *Reader) query(hdr *replication.EventHeader, e *replication.QueryEvent, h Handler) error {
 	q := strings.TrimSpace(string(e.Query))
-	verb := strings.ToUpper(firstWord(q))
+	verb := strings.ToUpper(firstWord(stripComments(q)))
 	switch verb {
 	case "BEGIN", "SAVEPOINT", "XA":
 		return nil

@@ -45,6 +45,11 @@ func (s Source) Connect(ctx context.Context) (*client.Conn, error) {
 	if err != nil {
 		return nil, classify(fmt.Errorf("connect to %s as %q: %w", s.Addr(), s.User, err))
 	}
+	// TIMESTAMP values read by queries must match the binlog's, which the reader writes in UTC.
+	if _, err := c.Execute("SET time_zone = '+00:00'"); err != nil {
+		c.Close()
+		return nil, classify(fmt.Errorf("set session time zone on %s: %w", s.Addr(), err))
+	}
 	return c, nil
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
-	"github.com/pingcap/tidb/pkg/parser/charset"
+	"golang.org/x/text/encoding"
 
 	"github.com/dtsrepl/dts/worker/change"
 	"github.com/dtsrepl/dts/worker/schema"
@@ -26,8 +26,9 @@ type tableState struct {
 type colConv struct {
 	typ      change.ColumnType
 	unsigned bool
-	members  []string // ENUM and SET members
-	padTo    int      // BINARY(n): MySQL pads with zero bytes, the binlog does not
+	members  []string          // ENUM and SET members
+	padTo    int               // BINARY(n): MySQL pads with zero bytes, the binlog does not
+	text     encoding.Encoding // a legacy charset's text is converted to UTF-8
 	decimals int
 	bits     uint // integer width, to undo sign extension when only the schema knows signedness
 }
@@ -155,6 +156,7 @@ func (r *Reader) build(tme *replication.TableMapEvent) (*tableState, error) {
 
 	unsigned := tme.UnsignedMap()
 	collations := tme.CollationMap()
+	enumSetCollations := tme.EnumSetCollationMap()
 	enums := tme.EnumStrValueMap()
 	sets := tme.SetStrValueMap()
 
@@ -167,6 +169,9 @@ func (r *Reader) build(tme *replication.TableMapEvent) (*tableState, error) {
 		col := &t.Columns[i]
 		col.Name = names[i]
 		coll, hasColl := collations[i]
+		if !hasColl {
+			coll, hasColl = enumSetCollations[i]
+		}
 		isBinary := hasColl && coll == binaryCollation
 		if !hasColl && ic != nil {
 			isBinary = ic.Type == change.TypeBinary
@@ -242,12 +247,22 @@ func (r *Reader) build(tme *replication.TableMapEvent) (*tableState, error) {
 		col.Unsigned = cv.unsigned
 		col.Decimals = cv.decimals
 		switch {
+		case cv.typ == change.TypeJSON:
+			col.CaseInsensitive = false // JSON compares as binary text (MariaDB: utf8mb4_bin)
 		case hasColl:
 			col.CaseInsensitive = collationCI(coll)
 		case ic != nil:
 			col.CaseInsensitive = ic.CaseInsensitive
-		case cv.typ == change.TypeString || cv.typ == change.TypeEnum || cv.typ == change.TypeSet || cv.typ == change.TypeJSON:
+		case cv.typ == change.TypeString || cv.typ == change.TypeEnum || cv.typ == change.TypeSet:
 			col.CaseInsensitive = true
+		}
+		if hasColl && (cv.typ == change.TypeString || cv.typ == change.TypeJSON) {
+			cv.text = decoderFor(coll)
+		}
+		if hasColl && cv.members != nil {
+			if dec := decoderFor(coll); dec != nil {
+				cv.members = decodeAll(dec, cv.members)
+			}
 		}
 	}
 	switch {
@@ -300,15 +315,16 @@ func compatible(a, b change.ColumnType) bool {
 	return text(a) && text(b)
 }
 
-func collationCI(id uint64) bool {
-	if id == binaryCollation {
-		return false
+func decodeAll(enc encoding.Encoding, in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		if u, err := enc.NewDecoder().String(s); err == nil {
+			out[i] = u
+		} else {
+			out[i] = s
+		}
 	}
-	c, err := charset.GetCollationByID(int(id))
-	if err != nil {
-		return true // MariaDB-only collations; the server default family is case-insensitive
-	}
-	return schema.CaseInsensitive(c.Name)
+	return out
 }
 
 // normalize turns go-mysql's decoded values into change.Row values, in place.
@@ -391,13 +407,21 @@ func (c *colConv) convert(v any) (any, bool) {
 		}
 		return b.String(), true
 	case change.TypeString, change.TypeJSON:
+		var s string
 		switch x := v.(type) {
 		case string:
-			return x, true
+			s = x
 		case []byte:
-			return unsafe.String(unsafe.SliceData(x), len(x)), true
+			s = unsafe.String(unsafe.SliceData(x), len(x))
+		default:
+			return nil, false
 		}
-		return nil, false
+		if c.text != nil {
+			if u, err := c.text.NewDecoder().String(s); err == nil {
+				s = u
+			}
+		}
+		return s, true
 	case change.TypeBinary, change.TypeGeometry:
 		var b []byte
 		switch x := v.(type) {

@@ -148,8 +148,9 @@ var flatOps = [...]string{change.Insert: "c", change.Update: "u", change.Delete:
 func (e *Encoder) flatValue(dst []byte, ev *change.Event) []byte {
 	t := ev.Table
 	dst = append(dst, '{')
+	start := len(dst)
 	dst = e.columns(dst, t, ev.Image(), true)
-	if len(t.Columns) > 0 {
+	if len(dst) > start {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"__db":`...)
@@ -314,6 +315,10 @@ func AppendString(dst []byte, s string) []byte {
 				dst = append(dst, '\\', 'r')
 			case '\t':
 				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
 			default:
 				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}

@@ -150,6 +150,7 @@ func Hash(b []byte) uint32 {
 // TopicName makes a Kafka-legal topic from database and table names: characters Kafka does not
 // allow become '_', and names past Kafka's limit are cut with a hash suffix so they stay unique.
 func TopicName(s string) string {
+	orig := s
 	ok := true
 	for _, c := range s {
 		if !legal(c) {
@@ -169,7 +170,7 @@ func TopicName(s string) string {
 		s = b.String()
 	}
 	if len(s) > api.MaxTopicLength {
-		suffix := "-" + hex32(Hash([]byte(s)))
+		suffix := "-" + hex32(Hash([]byte(orig)))
 		s = s[:api.MaxTopicLength-len(suffix)] + suffix
 	}
 	return s

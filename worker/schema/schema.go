@@ -279,7 +279,20 @@ func parseValues(colType string) []string {
 				break
 			}
 			if s[i] == '\\' && i+1 < len(s) {
-				b.WriteByte(s[i+1])
+				switch c := s[i+1]; c {
+				case 'n':
+					b.WriteByte('\n')
+				case 'r':
+					b.WriteByte('\r')
+				case '0':
+					b.WriteByte(0)
+				case 't':
+					b.WriteByte('\t')
+				case 'Z':
+					b.WriteByte(0x1a)
+				default:
+					b.WriteByte(c)
+				}
 				i += 2
 				continue
 			}

@@ -1,0 +1,462 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/testenv"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/store/consul"
+	"github.com/dtsrepl/dts/worker"
+)
+
+// load writes single-row transactions and small multi-row ones to t.kv: a new key is inserted
+// with seq 0, an existing key gets seq+1. It keeps the expected final seq of every key.
+type load struct {
+	db   *testenv.MariaDB
+	mu   sync.Mutex
+	want map[int]int
+}
+
+func newLoad(db *testenv.MariaDB) *load {
+	return &load{db: db, want: map[int]int{}}
+}
+
+func (l *load) run(t *testing.T, ctx context.Context, keys int, seed int64) error {
+	c := l.db.Conn(t)
+	rnd := rand.New(rand.NewSource(seed))
+	for ctx.Err() == nil {
+		n := 1
+		if rnd.Intn(10) == 0 {
+			n = 2 + rnd.Intn(5)
+		}
+		if n > 1 {
+			if _, err := c.Execute("BEGIN"); err != nil {
+				return err
+			}
+		}
+		l.mu.Lock()
+		for range n {
+			k := rnd.Intn(keys)
+			if s, ok := l.want[k]; ok {
+				if _, err := c.Execute(fmt.Sprintf("UPDATE t.kv SET seq = %d WHERE id = %d", s+1, k)); err != nil {
+					l.mu.Unlock()
+					return err
+				}
+				l.want[k] = s + 1
+			} else {
+				if _, err := c.Execute(fmt.Sprintf("INSERT INTO t.kv VALUES (%d, 0, REPEAT('x', 100))", k)); err != nil {
+					l.mu.Unlock()
+					return err
+				}
+				l.want[k] = 0
+			}
+		}
+		l.mu.Unlock()
+		if n > 1 {
+			if _, err := c.Execute("COMMIT"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// verify reads the topic and checks at-least-once, in-order delivery per key: every seq of
+// every key was delivered, per key the seqs never jump forward (a replay after a restart may go
+// back), and the last one is the key's final value.
+func (l *load) verify(t *testing.T, kafka *testenv.Kafka, topic string) (msgs, dups int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seqs := map[int][]int{}
+	for _, r := range kafka.Read(t, topic) {
+		var m struct {
+			Data struct {
+				ID  int `json:"id"`
+				Seq int `json:"seq"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(r.Value, &m); err != nil {
+			t.Fatalf("%v: %s", err, r.Value)
+		}
+		seqs[m.Data.ID] = append(seqs[m.Data.ID], m.Data.Seq)
+		msgs++
+	}
+	for k, final := range l.want {
+		s := seqs[k]
+		if len(s) == 0 {
+			t.Errorf("key %d: no message, want seq 0..%d", k, final)
+			continue
+		}
+		seen := map[int]bool{}
+		for i, v := range s {
+			seen[v] = true
+			if i > 0 && v > s[i-1]+1 {
+				t.Errorf("key %d: seq jumps from %d to %d: %v", k, s[i-1], v, s)
+				break
+			}
+		}
+		for v := 0; v <= final; v++ {
+			if !seen[v] {
+				t.Errorf("key %d: seq %d never delivered: %v", k, v, s)
+				break
+			}
+		}
+		if s[len(s)-1] != final {
+			t.Errorf("key %d: last delivered seq %d, final %d", k, s[len(s)-1], final)
+		}
+		dups += len(s) - (final + 1)
+	}
+	return msgs, dups
+}
+
+func (l *load) total() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, s := range l.want {
+		n += s + 1
+	}
+	return n
+}
+
+// TestKillNine kills the worker process with SIGKILL again and again under a steady write
+// load: every row change still reaches Kafka at least once, and in order per key.
+func TestKillNine(t *testing.T) {
+	t.Parallel()
+	bin := testenv.Build(t, "./cmd/dts")
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 4)
+	db.Exec(t, "CREATE DATABASE t", "CREATE TABLE t.kv (id INT PRIMARY KEY, seq INT, pad VARCHAR(200))")
+	dir := t.TempDir()
+	spec := api.TaskSpec{
+		Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password},
+		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "kv", PartitionMode: api.PartitionByPrimaryKey},
+		Filters: []api.Filter{{DBName: "t", Match: "kv"}},
+	}
+	b, _ := json.Marshal(api.SubmitRequest{Task: &spec})
+	taskFile := filepath.Join(dir, "task.json")
+	if err := os.WriteFile(taskFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startWorker := func(i int) *testenv.Process {
+		return testenv.StartProcess(t, fmt.Sprintf("worker-%d", i), dir, os.Environ(), syscall.SIGTERM,
+			bin, "worker", "--task-file", taskFile, "--state-dir", filepath.Join(dir, "state"), "--log-level", "warn")
+	}
+	statusPos := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "state", "status.json"))
+		if err != nil {
+			return ""
+		}
+		var st api.Status
+		_ = json.Unmarshal(b, &st)
+		return st.Pos
+	}
+	w := startWorker(0)
+	deadline := time.Now().Add(60 * time.Second)
+	for statusPos() == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker never saved a position: %s", w.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	l := newLoad(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- l.run(t, ctx, 300, 1) }()
+	rnd := rand.New(rand.NewSource(2))
+	const kills = 6
+	for i := 1; i <= kills; i++ {
+		time.Sleep(time.Duration(700+rnd.Intn(1500)) * time.Millisecond)
+		if exited, err := w.Exited(); exited {
+			t.Fatalf("worker %d exited by itself: %v\n%s", i-1, err, w.Log())
+		}
+		w.Stop(syscall.SIGKILL, time.Second)
+		w = startWorker(i)
+	}
+	time.Sleep(time.Second)
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the last incarnation delivered everything, then check.
+	total := l.total()
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		if recs := kafka.Read(t, "kv"); len(recs) >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer messages than row changes after %d kills", kills)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Messages of the last changes may still be in flight; give the worker until its
+	// checkpoint covers them.
+	final := db.Query(t, "SELECT @@gtid_binlog_pos")
+	want, _ := final.GetString(0, 0)
+	for !strings.HasSuffix(statusPos(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint %s never reached %s", statusPos(), want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	msgs, dups := l.verify(t, kafka, "kv")
+	t.Logf("%d row changes, %d messages after %d SIGKILLs (%d re-sent)", total, msgs, kills, dups)
+}
+
+// TestSecondWorkerWaits runs two workers for one task on Consul: the second neither produces
+// nor writes while the first holds the lock, and takes over from the checkpoint when it stops.
+// A worker whose session is destroyed stops at once.
+func TestSecondWorkerWaits(t *testing.T) {
+	t.Parallel()
+	c := testenv.StartConsul(t)
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 1)
+	db.Exec(t, "CREATE DATABASE s", "CREATE TABLE s.t (id INT PRIMARY KEY)")
+	st := consul.New(c.Client, "")
+	ctx := context.Background()
+	id, err := st.Create(ctx, &api.Task{Version: 1, Desired: api.DesiredRunning, Spec: api.TaskSpec{
+		Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User},
+		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "s"},
+		Filters: []api.Filter{{DBName: "s", Match: "t"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &api.Credentials{Username: db.User, Password: db.Password}
+	run := func(name string) (string, context.CancelFunc, func() error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := worker.New(worker.Config{TaskID: id, Control: st.Control(id, consul.ControlOptions{Name: name}), Credentials: creds,
+			Listener: ln, Name: name, StatusInterval: 100 * time.Millisecond})
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		var runErr error
+		go func() { runErr = w.Run(wctx); close(done) }()
+		wait := func() error { <-done; return runErr }
+		t.Cleanup(func() { cancel(); _ = wait() })
+		return ln.Addr().String(), cancel, wait
+	}
+	waitState := func(what string, ok func(*api.Status) bool) *api.Status {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			s, err := st.Status(ctx, id)
+			if err == nil && s != nil && ok(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("status never %s: %+v", what, s)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	addrA, stopA, waitA := run("A")
+	waitState("Running by A", func(s *api.Status) bool { return s.State == api.StateRunning && s.ServiceAddr == addrA })
+	addrB, _, waitB := run("B")
+	db.Exec(t, "INSERT INTO s.t VALUES (1), (2)", "INSERT INTO s.t VALUES (3)")
+	kafka.WaitRecords(t, "s", 3, 30*time.Second)
+	waitState("past the writes", func(s *api.Status) bool { return s.RowsSent >= 3 })
+	if s, _ := st.Status(ctx, id); s.ServiceAddr != addrA {
+		t.Fatalf("B wrote the status while A held the lock: %+v", s)
+	}
+	// A stops cleanly: B takes over from A's checkpoint and sends nothing twice.
+	stopA()
+	if err := waitA(); err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	waitState("Running by B", func(s *api.Status) bool { return s.State == api.StateRunning && s.ServiceAddr == addrB })
+	db.Exec(t, "INSERT INTO s.t VALUES (4)")
+	kafka.WaitRecords(t, "s", 4, 30*time.Second)
+	waitState("past the last write", func(s *api.Status) bool { return s.RowsSent >= 4 })
+	if recs := kafka.Read(t, "s"); len(recs) != 4 {
+		t.Fatalf("%d messages for 4 rows: a second worker produced while the first held the lock", len(recs))
+	}
+	// B's session is destroyed from outside (as when Consul expires it): B must stop.
+	sessions, _, err := c.Client.Session().List(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sessions {
+		if strings.Contains(s.Name, "B") {
+			if _, err := c.Client.Session().Destroy(s.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	errB := make(chan error, 1)
+	go func() { errB <- waitB() }()
+	select {
+	case err := <-errB:
+		if !errors.Is(err, store.ErrLockLost) {
+			t.Fatalf("B after losing its session: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("B kept running after its session was destroyed")
+	}
+}
+
+// TestPurgedBinlog restarts a task whose checkpoint the source has purged: the task fails with
+// a message naming the position and the way out, and sends nothing.
+func TestPurgedBinlog(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 1)
+	db.Exec(t, "CREATE DATABASE p", "CREATE TABLE p.t (id INT PRIMARY KEY)")
+	h := newHarness(t, db, kafka)
+	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "p"}, Filters: []api.Filter{{DBName: "p", Match: "t"}}})
+	h.start()
+	pos := h.running().Pos
+	h.stop()
+	db.Exec(t, "INSERT INTO p.t VALUES (1)", "FLUSH BINARY LOGS")
+	r := db.Query(t, "SHOW BINARY LOGS")
+	last, _ := r.GetString(r.RowNumber()-1, 0)
+	// The server keeps a file a (closing) dump thread still reads: purge until it is gone.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		db.Exec(t, "PURGE BINARY LOGS TO '"+last+"'")
+		if db.Query(t, "SHOW BINARY LOGS").RowNumber() == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old binlog files were never purged")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	h.start()
+	st := h.waitStatus("Failed", func(s *api.Status) bool { return s.State == api.StateFailed })
+	if !strings.Contains(st.Message, pos) || !strings.Contains(st.Message, "incr=false") {
+		t.Fatalf("message does not name the position %s and the way out: %s", pos, st.Message)
+	}
+	if st.Pos != pos {
+		t.Fatalf("position moved past undelivered data: %s -> %s", pos, st.Pos)
+	}
+	if n := len(kafka.Read(t, "p")); n != 0 {
+		t.Fatalf("%d messages sent", n)
+	}
+}
+
+// TestBadFilterFails starts a task whose regex does not compile: it fails with the field named,
+// and recovers when the spec is fixed.
+func TestBadFilterFails(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 1)
+	db.Exec(t, "CREATE DATABASE b", "CREATE TABLE b.t (id INT PRIMARY KEY, v INT)")
+	h := newHarness(t, db, kafka)
+	spec := api.TaskSpec{Kafka: api.Kafka{Topic: "b"}, Filters: []api.Filter{{DBName: "b", Match: "/(unclosed/"}}}
+	h.spec(spec)
+	h.start()
+	st := h.waitStatus("Failed", func(s *api.Status) bool { return s.State == api.StateFailed })
+	if !strings.Contains(st.Message, "task.filters[0].match") {
+		t.Fatalf("message: %s", st.Message)
+	}
+	spec.Filters[0] = api.Filter{DBName: "b", Match: "t", Filter: "nope = 1"}
+	h.spec(spec)
+	h.running()
+	db.Exec(t, "INSERT INTO b.t VALUES (1, 1)")
+	st = h.waitStatus("Failed on a missing column", func(s *api.Status) bool { return s.State == api.StateFailed })
+	if !strings.Contains(st.Message, `"nope"`) {
+		t.Fatalf("message: %s", st.Message)
+	}
+	spec.Filters[0].Filter = "v = 1"
+	h.spec(spec)
+	kafka.WaitRecords(t, "b", 1, 30*time.Second)
+}
+
+// TestKafkaDown starts a task while its broker is down: the worker retries and says why, then
+// delivers once the broker is up.
+func TestKafkaDown(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	port := testenv.FreePort(t)
+	db.Exec(t, "CREATE DATABASE k", "CREATE TABLE k.t (id INT PRIMARY KEY)")
+	down := &testenv.Kafka{Addrs: []string{fmt.Sprintf("127.0.0.1:%d", port)}}
+	h := newHarness(t, db, down)
+	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "k"}, Filters: []api.Filter{{DBName: "k", Match: "t"}}})
+	h.start()
+	h.waitStatus("retrying", func(s *api.Status) bool {
+		return strings.Contains(s.Message, "retrying") && strings.Contains(s.Message, "kafka")
+	})
+	db.Exec(t, "INSERT INTO k.t VALUES (1)")
+	up := testenv.StartKafka(t, 1, kfake.Ports(port))
+	recs := up.WaitRecords(t, "k", 1, 90*time.Second)
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	h.waitStatus("Running without a message", func(s *api.Status) bool { return s.State == api.StateRunning && s.Message == "" })
+}
+
+// TestOrderUnderProduceRetries makes the broker reject produce requests at random with a
+// retriable error: sarama retries, and per key the events stay in order.
+func TestOrderUnderProduceRetries(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 3)
+	db.Exec(t, "CREATE DATABASE t", "CREATE TABLE t.kv (id INT PRIMARY KEY, seq INT, pad VARCHAR(200))")
+	var mu sync.Mutex
+	rnd := rand.New(rand.NewSource(3))
+	rejected := 0
+	kafka.Cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kafka.Cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if rnd.Intn(4) != 0 {
+			return nil, nil, false
+		}
+		rejected++
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = 6 // NOT_LEADER_OR_FOLLOWER: retriable
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	h := newHarness(t, db, kafka)
+	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "kv", PartitionMode: api.PartitionByPrimaryKey}, Filters: []api.Filter{{DBName: "t", Match: "kv"}}})
+	h.start()
+	h.running()
+	l := newLoad(db)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	if err := l.run(t, ctx, 50, 4); err != nil {
+		t.Fatal(err)
+	}
+	total := l.total()
+	h.waitStatus("everything acknowledged", func(s *api.Status) bool { return s.RowsSent >= uint64(total) })
+	msgs, dups := l.verify(t, kafka, "kv")
+	mu.Lock()
+	t.Logf("%d row changes, %d messages, %d duplicates, %d produce requests rejected", total, msgs, dups, rejected)
+	if rejected == 0 {
+		t.Error("no produce request was rejected: the test did not exercise retries")
+	}
+	mu.Unlock()
+}
