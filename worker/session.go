@@ -48,6 +48,9 @@ type session struct {
 	prod    *produce.Producer
 	tracker *track.Tracker[ckpt]
 	start   binlog.Pos
+	// snapDone is the finished copy's progress, carried by every stream checkpoint so a
+	// checkpoint never loses the fact that the copy is done.
+	snapDone *api.SnapshotProgress
 
 	limiter *rate.Limiter
 	limited atomic.Bool
@@ -149,6 +152,9 @@ func (s *session) run(ctx context.Context, prev *api.Status) error {
 		return err
 	}
 	s.start = start
+	if snap != nil && snap.Done {
+		s.snapDone = snap
+	}
 
 	var prevTime time.Time
 	if prev != nil {
@@ -341,7 +347,7 @@ func (s *session) Commit(end binlog.TxnEnd) error {
 			return err
 		}
 	}
-	ck := ckpt{pos: end.Pos, txnTime: end.Time}
+	ck := ckpt{pos: end.Pos, txnTime: end.Time, snap: s.snapDone}
 	if s.batch == nil {
 		s.tracker.Pass(ck)
 		return nil
@@ -372,6 +378,9 @@ func (k snapshotSink) Row(ev *change.Event) error {
 
 func (k snapshotSink) Chunk(p api.SnapshotProgress) error {
 	ck := ckpt{pos: k.s.start, snap: &p}
+	if p.Done {
+		k.s.snapDone = &p
+	}
 	if k.s.batch == nil {
 		k.s.tracker.Pass(ck)
 		return nil
