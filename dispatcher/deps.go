@@ -40,6 +40,10 @@ type Launcher interface {
 	// Jobs returns the scheduler's view of every task's worker, by task id; a task without a job
 	// is absent.
 	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)
+	// Job returns the scheduler's view of one task's worker, nil when it has no job.
+	Job(ctx context.Context, id int64) (*api.JobInfo, error)
+	// Ping checks, cheaply, that the scheduler answers.
+	Ping(ctx context.Context) error
 	// WaitAddr waits until the task's worker is placed and returns its HTTP address; ctx bounds
 	// the wait.
 	WaitAddr(ctx context.Context, id int64) (string, error)

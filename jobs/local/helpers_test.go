@@ -9,19 +9,10 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
 )
 
-// launcher is the dispatcher's Launcher interface, copied so this test does not depend on the
-// dispatcher package.
-type launcher interface {
-	Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error
-	Stop(ctx context.Context, id int64) error
-	Remove(ctx context.Context, id int64) error
-	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)
-	WaitAddr(ctx context.Context, id int64) (string, error)
-}
-
-var _ launcher = (*Launcher)(nil)
+var _ dispatcher.Launcher = (*Launcher)(nil)
 
 // memSecrets is an in-memory Secrets.
 type memSecrets struct {

@@ -284,6 +284,23 @@ func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
 	return out, nil
 }
 
+// Job returns one task's worker, nil when it has none.
+func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
+	m, err := l.Jobs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// Ping reports whether the launcher still runs workers.
+func (l *Launcher) Ping(context.Context) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	return nil
+}
+
 // WaitAddr returns the task's address. The socket is open from Launch on, so there is nothing
 // to wait for; a task that is not running is an error.
 func (l *Launcher) WaitAddr(ctx context.Context, id int64) (string, error) {

@@ -142,7 +142,6 @@ func (s *supervisor) loop() {
 				s.setErr(err)
 				s.log.Warn("worker returned an error while stopping", "err", err)
 			}
-			s.log.Info("worker stopped")
 			return
 		}
 		if restart {

@@ -40,7 +40,6 @@ const (
 	metaTaskID = "dts_task_id"
 	metaSource = "dts_source"
 	metaDest   = "dts_dest"
-	metaTopic  = "dts_topic"
 )
 
 // VariablePath is where the task's secrets live. Nomad's workload identity lets only the job
@@ -78,11 +77,6 @@ func jobMeta(t *api.Task) map[string]string {
 	}
 	if t.Spec.Source != nil {
 		m[metaSource] = t.Spec.Source.Addr()
-	}
-	if mode, ok := t.Spec.Kafka.TopicModeValue(); ok {
-		m[metaTopic] = "topic_mode=" + strconv.Itoa(mode)
-	} else {
-		m[metaTopic] = t.Spec.Kafka.Topic
 	}
 	return m
 }

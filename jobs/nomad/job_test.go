@@ -85,7 +85,7 @@ func TestBuildJobShape(t *testing.T) {
 	if job.Region != nil || job.Namespace != nil {
 		t.Errorf("region and namespace set without config")
 	}
-	wantMeta := map[string]string{"dts_task_id": "42", "dts_source": "127.0.0.1:3306", "dts_dest": "127.0.0.1:9092", "dts_topic": "topic_mode=1"}
+	wantMeta := map[string]string{"dts_task_id": "42", "dts_source": "127.0.0.1:3306", "dts_dest": "127.0.0.1:9092"}
 	for k, v := range wantMeta {
 		if job.Meta[k] != v {
 			t.Errorf("meta %s = %q, want %q", k, job.Meta[k], v)
@@ -110,11 +110,18 @@ func TestBuildJobShape(t *testing.T) {
 		t.Errorf("CONSUL_HTTP_ADDR set without ConsulAddr")
 	}
 
-	topic := sampleTask("")
-	topic.Spec.Kafka.TopicMode = nil
-	topic.Spec.Kafka.Topic = "all_rows"
-	if got := BuildJob(Config{Command: "/bin/dts"}, topic).Meta["dts_topic"]; got != "all_rows" {
-		t.Errorf("dts_topic = %q, want all_rows", got)
+	// Routing, filters and the rate limit are applied by the running worker: changing them must
+	// not change the job, or Nomad would replace the allocation on every alter.
+	altered := sampleTask("")
+	altered.Spec.Kafka.TopicMode = nil
+	altered.Spec.Kafka.Topic = "all_rows"
+	altered.Spec.Filters = append(altered.Spec.Filters, api.Filter{DBName: "other"})
+	altered.Spec.RateLimit = &api.RateLimit{Rate: 10}
+	altered.Version++
+	a, _ := json.Marshal(BuildJob(Config{Command: "/bin/dts"}, sampleTask("")))
+	b, _ := json.Marshal(BuildJob(Config{Command: "/bin/dts"}, altered))
+	if string(a) != string(b) {
+		t.Errorf("an alter of routing changed the job:\n%s\n%s", a, b)
 	}
 }
 

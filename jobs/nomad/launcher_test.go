@@ -19,23 +19,14 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
 	"github.com/dtsrepl/dts/internal/testenv"
 	"github.com/dtsrepl/dts/jobs"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// launcher is the dispatcher's Launcher interface, copied so this test does not depend on the
-// dispatcher package.
-type launcher interface {
-	Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error
-	Stop(ctx context.Context, id int64) error
-	Remove(ctx context.Context, id int64) error
-	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)
-	WaitAddr(ctx context.Context, id int64) (string, error)
-}
-
-var _ launcher = (*Launcher)(nil)
+var _ dispatcher.Launcher = (*Launcher)(nil)
 
 // fakeWorker is a shell script standing in for the dts binary. It records its environment,
 // arguments and pid under dir/task-<id>/ and serves a healthz file on the allocated port.
@@ -105,6 +96,24 @@ func TestNomadLauncher(t *testing.T) {
 			if resp.Warnings != "" {
 				t.Logf("%s job warnings: %s", driver, resp.Warnings)
 			}
+		}
+	})
+
+	t.Run("the dispatcher's job file parses and validates", func(t *testing.T) {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "deploy", "nomad", "dts-dispatcher.nomad.hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := agent.Client.Jobs().ParseHCLOpts(&nomadapi.JobsParseRequest{JobHCL: string(b), Canonicalize: true})
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		resp, _, err := agent.Client.Jobs().Validate(job, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.ValidationErrors) > 0 || resp.Error != "" {
+			t.Errorf("dispatcher job rejected: %v %s", resp.ValidationErrors, resp.Error)
 		}
 	})
 

@@ -2,6 +2,7 @@ package nomad
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,8 +26,33 @@ const (
 // Jobs lists every task's job with one Nomad call. Only jobs that should run but do not cost
 // more calls, to say why: their newest allocation's failure, or why it could not be placed.
 func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
+	return l.list(ctx, jobs.JobPrefix)
+}
+
+// Job returns one task's job, nil when there is none.
+func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
+	m, err := l.list(ctx, jobs.JobID(id))
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// Ping asks Nomad for its leader: one cheap call, whatever the number of tasks.
+func (l *Launcher) Ping(ctx context.Context) error {
+	var leader string
+	_, err := l.cfg.Client.Raw().Query("/v1/status/leader", &leader, l.query(ctx))
+	if err == nil && leader == "" {
+		err = errors.New("no cluster leader")
+	}
+	return wrap("ping nomad", err)
+}
+
+// list returns the jobs whose id starts with prefix (a prefix of task ids may match others:
+// they are filtered by the caller's map lookup or kept for Jobs).
+func (l *Launcher) list(ctx context.Context, prefix string) (map[int64]*api.JobInfo, error) {
 	q := l.query(ctx)
-	q.Prefix = jobs.JobPrefix
+	q.Prefix = prefix
 	stubs, _, err := l.cfg.Client.Jobs().List(q)
 	if err != nil {
 		return nil, wrap("list jobs", err)

@@ -1,0 +1,107 @@
+# dts dispatchers as a Nomad service job. Dispatchers are stateless (tasks live in Consul KV),
+# so run as many as you like behind the Consul service "dts-dispatcher".
+#
+# Before the first run, store the secrets in the job's Nomad Variable (never in this file):
+#
+#   nomad var put nomad/jobs/dts-dispatcher \
+#     auth_user=... auth_password=... \
+#     source_user=... source_password=... \
+#     nomad_token=... consul_token=...
+#
+# Values reach the dispatcher base64-encoded (DTS_*_B64), so any character survives the env
+# file. auth_*: the API's Basic auth. source_*: the default replication account, used by tasks that
+# give only the source's host and port. The tokens are needed when ACLs are on: the Nomad token
+# must be allowed to submit jobs and write variables under nomad/jobs/dts-task-*, the Consul
+# token to write the KV prefix dts/.
+
+variable "dts_binary" {
+  type        = string
+  description = "Path of the dts binary on every client (workers run the same binary)."
+  default     = "/usr/local/bin/dts"
+}
+
+variable "count" {
+  type    = number
+  default = 2
+}
+
+job "dts-dispatcher" {
+  type = "service"
+
+  group "dispatcher" {
+    count = var.count
+
+    network {
+      port "http" {}
+    }
+
+    service {
+      name     = "dts-dispatcher"
+      port     = "http"
+      provider = "consul"
+
+      check {
+        type     = "http"
+        path     = "/healthz"
+        interval = "10s"
+        timeout  = "3s"
+      }
+    }
+
+    restart {
+      attempts = 5
+      interval = "5m"
+      delay    = "10s"
+      mode     = "delay"
+    }
+
+    update {
+      max_parallel     = 1
+      min_healthy_time = "10s"
+      auto_revert      = true
+    }
+
+    task "dispatcher" {
+      driver = "exec"
+
+      config {
+        command = var.dts_binary
+        args    = ["dispatcher", "--listen", "${NOMAD_ADDR_http}", "--worker-command", var.dts_binary, "--driver", "exec"]
+      }
+
+      # Talk to the local Consul agent, and to Nomad through this task's own API socket.
+      env {
+        CONSUL_HTTP_ADDR = "127.0.0.1:8500"
+        NOMAD_ADDR       = "unix://${NOMAD_SECRETS_DIR}/api.sock"
+        DTS_LOG_FORMAT   = "json"
+      }
+
+      identity {
+        env = true
+      }
+
+      template {
+        destination = "${NOMAD_SECRETS_DIR}/dispatcher.env"
+        env         = true
+        change_mode = "restart"
+        data        = <<-EOT
+        {{ with nomadVar "nomad/jobs/dts-dispatcher" -}}
+        DTS_AUTH_USER_B64={{ .auth_user.Value | base64Encode }}
+        DTS_AUTH_PASSWORD_B64={{ .auth_password.Value | base64Encode }}
+        {{ if .source_user }}DTS_SOURCE_USER_B64={{ .source_user.Value | base64Encode }}{{ end }}
+        {{ if .source_password }}DTS_SOURCE_PASSWORD_B64={{ .source_password.Value | base64Encode }}{{ end }}
+        {{ if .nomad_token }}NOMAD_TOKEN={{ .nomad_token.Value }}{{ end }}
+        {{ if .consul_token }}CONSUL_HTTP_TOKEN={{ .consul_token.Value }}{{ end }}
+        {{- end }}
+        EOT
+      }
+
+      resources {
+        cpu    = 200
+        memory = 128
+      }
+
+      kill_timeout = "15s"
+    }
+  }
+}
