@@ -37,6 +37,12 @@ type Config struct {
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
+// readLimit is the largest body the server reads at all. Bodies between MaxBody and readLimit
+// are read and refused with a -400 by the handlers: refused while being read, they would make
+// the server close the connection under a client still sending, whose kernel then answers the
+// unread data with a reset and may drop the -400 before the client reads it.
+const readLimit = 8 * MaxBody
+
 // Server is a dispatcher.
 type Server struct {
 	cfg     Config
@@ -65,7 +71,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "dts",
-		BodyLimit:             MaxBody,
+		BodyLimit:             readLimit,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,

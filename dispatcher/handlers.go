@@ -122,6 +122,9 @@ func (s *Server) alter(c *fiber.Ctx) error {
 		if spec.Source.ServerID != 0 && spec.Source.ServerID != old.ServerID {
 			return api.Errorf(api.CodeConflict, "task.source.server_id: cannot change")
 		}
+		if spec.Source.Username != "" && spec.Source.Password == "" && spec.Source.Username != old.Username {
+			return api.FieldError("task.source.password", "is required to change the source account to %q", spec.Source.Username)
+		}
 		if spec.Source.Username != "" && spec.Source.Password != "" {
 			// New or re-sent credentials: a rotation reaches the worker through the launcher.
 			creds = &api.Credentials{Username: spec.Source.Username, Password: spec.Source.Password}
@@ -214,7 +217,12 @@ func (s *Server) get(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return describeErr(id, err)
 	}
-	job := s.jobs(ctx)[id]
+	job, err := s.cfg.Launcher.Job(ctx, id)
+	if err != nil {
+		// Without the scheduler's view the detail still shows what the worker reported.
+		s.log.Warn("scheduler view unavailable", "task", id, "err", err)
+		job = nil
+	}
 	d := api.TaskDetail{
 		TaskSummary: summarize(store.Record{Task: t, Status: st}, job, s.cfg.Location),
 		Spec:        t.Spec.Redacted(),
@@ -292,7 +300,7 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		return fmt.Errorf("task store: %w", errors.Join(store.ErrUnavailable, err))
 	}
-	if _, err := s.cfg.Launcher.Jobs(ctx); err != nil {
+	if err := s.cfg.Launcher.Ping(ctx); err != nil {
 		return fmt.Errorf("scheduler: %w", errors.Join(jobs.ErrUnavailable, err))
 	}
 	return ok(c, fiber.Map{"store": "ok", "scheduler": "ok"})

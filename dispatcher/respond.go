@@ -15,13 +15,16 @@ import (
 	"github.com/dtsrepl/dts/store"
 )
 
+// contentType is the seed API's Content-Type, charset included.
+const contentType = fiber.MIMEApplicationJSONCharsetUTF8
+
 // ok writes a success envelope.
 func ok(c *fiber.Ctx, data any) error {
 	if data == nil {
 		data = struct{}{}
 	}
 	c.Set(api.StatusHeader, "0")
-	return c.Status(fiber.StatusOK).JSON(api.Envelope[any]{Code: api.CodeOK, Message: "0", TTL: 1, Data: data})
+	return c.Status(fiber.StatusOK).JSON(api.Envelope[any]{Code: api.CodeOK, Message: "0", TTL: 1, Data: data}, contentType)
 }
 
 // errorHandler is the one place errors become responses: API errors keep their code, store and
@@ -33,7 +36,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="dts"`)
 	}
 	c.Set(api.StatusHeader, strconv.Itoa(e.Code))
-	return c.Status(e.HTTPStatus()).JSON(api.Envelope[struct{}]{Code: e.Code, Message: e.Message, TTL: 1})
+	return c.Status(e.HTTPStatus()).JSON(api.Envelope[struct{}]{Code: e.Code, Message: e.Message, TTL: 1}, contentType)
 }
 
 func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
@@ -69,6 +72,9 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 // decodeSubmit reads a submit or alter body strictly: it must be one JSON object with known
 // fields of the right types. Errors name the field.
 func decodeSubmit(body []byte) (*api.TaskSpec, error) {
+	if len(body) > MaxBody {
+		return nil, api.FieldError("body", "larger than %d bytes", MaxBody)
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, api.FieldError("body", "is empty; send {\"task\":{...}}")
 	}

@@ -53,7 +53,9 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 			}
 		}
 	case job == nil:
-		if !live || !fresh {
+		// A worker's own failure report says more than the missing job (or a scheduler that
+		// could not be asked), as in the case below.
+		if (!live || !fresh) && sum.State != api.StateFailed {
 			sum.State = api.StatePending
 			sum.Message = "no worker is scheduled for this task; start it again (POST /v1/task/:id/start)"
 		}

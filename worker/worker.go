@@ -48,6 +48,8 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// StopTimeout bounds how long a stop waits for Kafka to acknowledge what is in flight.
 	StopTimeout time.Duration
+	// Pprof serves Go's profiles under /debug/pprof/ on the listener.
+	Pprof bool
 }
 
 func (c *Config) applyDefaults() {

@@ -94,6 +94,9 @@ func runDev(ctx context.Context, args []string) error {
 
 	abs, _ := filepath.Abs(*dataDir)
 	log.Info("dts dev serving: embedded store, workers in this process", "api", "http://"+ln.Addr().String(), "data_dir", abs, "tasks_resumed", resumed)
+	if *af.authUser == "" {
+		log.Warn("the API has no authentication (--auth-user is empty): anyone who reaches it can submit tasks")
+	}
 	if *af.authUser == devUser && *af.authPassword == devPassword {
 		log.Info("API Basic auth uses the seed's test credentials; set --auth-user and --auth-password for anything but a demo", "user", devUser, "password", devPassword)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -34,10 +35,10 @@ type apiFlags struct {
 func (f *flagSet) apiFlags(defUser, defPassword string) apiFlags {
 	return apiFlags{
 		listen:           f.string("listen", "DTS_LISTEN", "127.0.0.1:8080", "address of the HTTP API"),
-		authUser:         f.string("auth-user", "DTS_AUTH_USER", defUser, "Basic auth user of the API"),
-		authPassword:     f.string("auth-password", "DTS_AUTH_PASSWORD", defPassword, "Basic auth password of the API"),
-		sourceUser:       f.string("source-user", "DTS_SOURCE_USER", "", "default replication account, for tasks that give only the source's host and port"),
-		sourcePassword:   f.string("source-password", "DTS_SOURCE_PASSWORD", "", "password of the default replication account"),
+		authUser:         f.secret("auth-user", "DTS_AUTH_USER", defUser, "Basic auth user of the API"),
+		authPassword:     f.secret("auth-password", "DTS_AUTH_PASSWORD", defPassword, "Basic auth password of the API"),
+		sourceUser:       f.secret("source-user", "DTS_SOURCE_USER", "", "default replication account, for tasks that give only the source's host and port"),
+		sourcePassword:   f.secret("source-password", "DTS_SOURCE_PASSWORD", "", "password of the default replication account"),
 		placementTimeout: f.duration("placement-timeout", "DTS_PLACEMENT_TIMEOUT", 10*time.Second, "how long submit waits for the worker's address"),
 		timezone:         f.string("timezone", "DTS_TIMEZONE", "Local", "time zone of the times the API writes"),
 	}
@@ -72,6 +73,8 @@ func runDispatcher(ctx context.Context, args []string) error {
 	datacenters := fs.string("datacenters", "DTS_NOMAD_DATACENTERS", "*", "comma-separated datacenters workers may run in")
 	workerConsul := fs.string("worker-consul-addr", "DTS_WORKER_CONSUL_ADDR", "", "Consul address workers use (default: CONSUL_HTTP_ADDR)")
 	workerLogLevel := fs.string("worker-log-level", "DTS_WORKER_LOG_LEVEL", "info", "log level of workers")
+	workerCPU := fs.int64("worker-cpu", "DTS_WORKER_CPU", nomad.DefaultCPU, "CPU of each worker in MHz")
+	workerMemory := fs.int64("worker-memory", "DTS_WORKER_MEMORY", nomad.DefaultMemoryMB, "memory reserved for each worker in MiB (the worker bounds what it buffers to well below 256)")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -93,7 +96,21 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
 	}
-	nc, err := nomadapi.NewClient(nomadapi.DefaultConfig())
+	ncfg := nomadapi.DefaultConfig()
+	if !strings.HasPrefix(ncfg.Address, "unix://") {
+		// Nomad likewise refuses more than http_max_conns_per_client (default 100) concurrent
+		// connections from one address, and the default client has no bound: a burst of submits
+		// would get 429s. Requests beyond the bound wait for a connection instead.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxConnsPerHost = 32
+		tr.MaxIdleConnsPerHost = 32
+		tr.ForceAttemptHTTP2 = false
+		ncfg.HttpClient = &http.Client{Transport: tr}
+		if err := nomadapi.ConfigureTLS(ncfg.HttpClient, ncfg.TLSConfig); err != nil {
+			return fmt.Errorf("nomad client TLS: %w", err)
+		}
+	}
+	nc, err := nomadapi.NewClient(ncfg)
 	if err != nil {
 		return fmt.Errorf("nomad client: %w", err)
 	}
@@ -116,6 +133,8 @@ func runDispatcher(ctx context.Context, args []string) error {
 		ConsulAddr:  consulForWorkers,
 		ConsulToken: ccfg.Token,
 		ExtraEnv:    map[string]string{"DTS_LOG_LEVEL": *workerLogLevel},
+		CPU:         int(*workerCPU),
+		MemoryMB:    int(*workerMemory),
 		Logger:      log,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"flag"
 	"fmt"
 	"io"
@@ -37,6 +38,19 @@ func (f *flagSet) string(name, env, def, usage string) *string {
 		def = v
 	}
 	return f.String(name, def, envDoc(env, usage))
+}
+
+// secret is a string flag whose environment variable may also be given base64-encoded as
+// ENV_B64, which survives any character in a Nomad template's env file.
+func (f *flagSet) secret(name, env, def, usage string) *string {
+	if v, ok := os.LookupEnv(env + "_B64"); ok {
+		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v)); err == nil {
+			def = string(b)
+		}
+	} else if v, ok := os.LookupEnv(env); ok {
+		def = v
+	}
+	return f.String(name, def, usage+" ["+env+", or "+env+"_B64]")
 }
 
 func (f *flagSet) int64(name, env string, def int64, usage string) *int64 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,16 +163,33 @@ func readTaskFile(path string) (*api.TaskSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read task file: %w", err)
 	}
-	var req api.SubmitRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		return nil, fmt.Errorf("task file %s is not JSON: %w", path, err)
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return nil, fmt.Errorf("task file %s is not a JSON object: %w", path, err)
 	}
-	if req.Task != nil {
+	// Decoded as strictly as the dispatcher does: the client re-encodes the spec, so a field it
+	// dropped (a misspelt partition_mode, say) would vanish without the dispatcher seeing it.
+	strict := func(v any) error {
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.DisallowUnknownFields()
+		if err := d.Decode(v); err != nil {
+			return fmt.Errorf("task file %s: %w", path, err)
+		}
+		return nil
+	}
+	if _, ok := top["task"]; ok {
+		var req api.SubmitRequest
+		if err := strict(&req); err != nil {
+			return nil, err
+		}
+		if req.Task == nil {
+			return nil, fmt.Errorf("task file %s: task is null", path)
+		}
 		return req.Task, nil
 	}
 	var spec api.TaskSpec
-	if err := json.Unmarshal(b, &spec); err != nil {
-		return nil, fmt.Errorf("task file %s: %w", path, err)
+	if err := strict(&spec); err != nil {
+		return nil, err
 	}
 	return &spec, nil
 }

@@ -26,6 +26,8 @@ func runWorker(ctx context.Context, args []string) error {
 	listen := fs.string("listen", "DTS_LISTEN", "127.0.0.1:0", "address serving /healthz, /metrics and /status")
 	advertise := fs.string("advertise", "DTS_ADVERTISE", "", "address reported as the task's service_addr (default: the listen address)")
 	prefix := fs.string("consul-prefix", "DTS_CONSUL_PREFIX", store.DefaultPrefix, "Consul KV prefix of dts's keys")
+	chunk := fs.int64("snapshot-chunk-rows", "DTS_SNAPSHOT_CHUNK_ROWS", 5000, "rows the initial copy reads per query (each chunk is a checkpoint)")
+	pprof := fs.bool("pprof", "DTS_PPROF", false, "also serve Go profiles under /debug/pprof/ on the listen address")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -77,6 +79,9 @@ func runWorker(ctx context.Context, args []string) error {
 		ServiceAddr: addr,
 		Name:        name,
 		Logger:      log,
+
+		SnapshotChunkRows: int(*chunk),
+		Pprof:             *pprof,
 	})
 	err = w.Run(ctx)
 	if errors.Is(err, store.ErrNotFound) {

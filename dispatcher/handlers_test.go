@@ -1,0 +1,705 @@
+package dispatcher
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
+)
+
+const (
+	kafkaAddr = "127.0.0.1:9092"
+	srcPort   = 5306
+)
+
+// submit submits the seed body and returns the new id.
+func (h *harness) submit() int64 {
+	h.t.Helper()
+	r := h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "replicator_test"))
+	r.wantCode(h.t, api.CodeOK)
+	var out api.SubmitResponse
+	r.data(h.t, &out)
+	return out.ID
+}
+
+func TestEnvelope(t *testing.T) {
+	t.Parallel()
+	envelopeKeys := []string{"code", "data", "message", "ttl"}
+	cases := []struct {
+		name  string
+		setup func(h *harness)
+		req   func(h *harness) *response
+		code  int
+		msg   string
+	}{
+		{name: "ok", code: api.CodeOK, msg: "0",
+			req: func(h *harness) *response {
+				return h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t"))
+			}},
+		{name: "bad request", code: api.CodeBadRequest, msg: "body: is not valid JSON",
+			req: func(h *harness) *response { return h.do(http.MethodPost, "/v1/dispatch/submit", "{nope") }},
+		{name: "unauthorized", code: api.CodeUnauthorized, msg: "authentication required",
+			req: func(h *harness) *response { return h.doAuth(http.MethodGet, "/v1/task/list", "", "") }},
+		{name: "no such task", code: api.CodeNotFound, msg: "task 42 does not exist",
+			req: func(h *harness) *response { return h.do(http.MethodGet, "/v1/task/42", "") }},
+		{name: "no such route", code: api.CodeNotFound, msg: "no route GET /v1/nope",
+			req: func(h *harness) *response { return h.do(http.MethodGet, "/v1/nope", "") }},
+		{name: "wrong method", code: api.CodeNotFound, msg: "no route",
+			req: func(h *harness) *response { return h.do(http.MethodGet, "/v1/dispatch/submit", "") }},
+		{name: "conflict", code: api.CodeConflict, msg: "task.source",
+			req: func(h *harness) *response {
+				id := h.submit()
+				return h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", id), seedBody(srcPort+1, kafkaAddr, "t"))
+			}},
+		{name: "internal", code: api.CodeInternal, msg: "internal error",
+			setup: func(h *harness) { h.store.err = errors.New("disk on fire at /secret/path") },
+			req:   func(h *harness) *response { return h.do(http.MethodGet, "/v1/task/list", "") }},
+		{name: "unavailable", code: api.CodeUnavailable, msg: "task store unavailable",
+			setup: func(h *harness) { h.store.err = fmt.Errorf("list: %w", store.ErrUnavailable) },
+			req:   func(h *harness) *response { return h.do(http.MethodGet, "/v1/task/list", "") }},
+		{name: "scheduler unavailable", code: api.CodeUnavailable, msg: "scheduler unavailable",
+			setup: func(h *harness) { h.launcher.launchErr = fmt.Errorf("register: %w", jobs.ErrUnavailable) },
+			req: func(h *harness) *response {
+				return h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t"))
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			if tc.setup != nil {
+				tc.setup(h)
+			}
+			r := tc.req(h)
+			r.wantCode(t, tc.code, tc.msg)
+			if !slices.Equal(r.Keys, envelopeKeys) {
+				t.Errorf("envelope keys %v, want %v: %s", r.Keys, envelopeKeys, r.Raw)
+			}
+			if r.Env.TTL != 1 {
+				t.Errorf("ttl %d, want 1", r.Env.TTL)
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if tc.code == api.CodeOK {
+				if r.Env.Message != "0" {
+					t.Errorf("message %q, want \"0\"", r.Env.Message)
+				}
+				return
+			}
+			if string(r.Env.Data) != "{}" {
+				t.Errorf("data of an error is %s, want {}", r.Env.Data)
+			}
+			if tc.code == api.CodeUnauthorized {
+				if got := r.Header.Get("WWW-Authenticate"); got != `Basic realm="dts"` {
+					t.Errorf("WWW-Authenticate %q", got)
+				}
+			}
+			if tc.code == api.CodeInternal && strings.Contains(r.Raw, "/secret/path") {
+				t.Errorf("a -500 leaks the error's details: %s", r.Raw)
+			}
+		})
+	}
+}
+
+func TestSubmit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "replicator_test"))
+	r.wantCode(t, api.CodeOK)
+	var out api.SubmitResponse
+	r.data(t, &out)
+	if out.ID != 1 || out.Addr != h.launcher.addr {
+		t.Fatalf("submit data %+v, want id 1 addr %s", out, h.launcher.addr)
+	}
+	if want := fmt.Sprintf(`{"code":0,"message":"0","ttl":1,"data":{"addr":%q,"id":1}}`, h.launcher.addr); r.Raw != want {
+		t.Errorf("body %s, want %s", r.Raw, want)
+	}
+	stored := h.store.task(t, 1)
+	if stored.Spec.Source.Password != "" || stored.Spec.Source.Username != "xes_replicator" {
+		t.Errorf("stored source %+v: want the username and no password", *stored.Spec.Source)
+	}
+	if stored.Version != 1 || stored.Desired != api.DesiredRunning || stored.Spec.Incr == nil || !*stored.Spec.Incr {
+		t.Errorf("stored task %+v", stored)
+	}
+	launches, _, _ := h.launcher.calls()
+	if len(launches) != 1 || launches[0].Creds == nil || *launches[0].Creds != (api.Credentials{Username: "xes_replicator", Password: seedPassword}) {
+		t.Fatalf("launches %+v: want one with the seed's account", launches)
+	}
+	if launches[0].Task.Spec.Source.Password != "" {
+		t.Errorf("the launcher got the password inside the task: %+v", launches[0].Task.Spec.Source)
+	}
+
+	// Placement that takes longer than the timeout is not an error: addr is empty.
+	h.launcher.waitErr = errors.New("context deadline exceeded")
+	r = h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "replicator_test"))
+	r.wantCode(t, api.CodeOK)
+	r.data(t, &out)
+	if out.ID != 2 || out.Addr != "" {
+		t.Errorf("submit data %+v, want id 2 without addr", out)
+	}
+
+	// The password is in no response and no log line.
+	d := h.do(http.MethodGet, "/v1/task/1", "")
+	d.wantCode(t, api.CodeOK)
+	l := h.do(http.MethodGet, "/v1/task/list", "")
+	for _, s := range []string{r.Raw, d.Raw, l.Raw, h.logs.String()} {
+		if strings.Contains(s, seedPassword) {
+			t.Errorf("the source password leaks: %s", s)
+		}
+	}
+}
+
+func TestSubmitRollback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"refused", errors.New("nomad refused the job"), api.CodeInternal},
+		{"unreachable", fmt.Errorf("register job: %w", jobs.ErrUnavailable), api.CodeUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			h.launcher.launchErr = tc.err
+			r := h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t"))
+			r.wantCode(t, tc.code)
+			_, _, removes := h.launcher.calls()
+			if !slices.Equal(removes, []int64{1}) {
+				t.Errorf("removed %v, want the job of task 1 undone", removes)
+			}
+			if !slices.Equal(h.store.deleted, []int64{1}) {
+				t.Errorf("deleted %v, want task 1 deleted", h.store.deleted)
+			}
+			l := h.do(http.MethodGet, "/v1/task/list", "")
+			l.wantCode(t, api.CodeOK)
+			var list api.TaskList
+			l.data(t, &list)
+			if list.Total != 0 || len(list.Tasks) != 0 {
+				t.Errorf("a failed submit left %+v", list)
+			}
+			// The next submit gets a fresh id: ids are never reused.
+			h.launcher.launchErr = nil
+			if id := h.submit(); id != 2 {
+				t.Errorf("next id %d, want 2", id)
+			}
+		})
+	}
+}
+
+func TestSubmitCredentials(t *testing.T) {
+	t.Parallel()
+	hostOnly := `{"task":{"source":{"host":"127.0.0.1","port":5306},"kafka":{"addr":"127.0.0.1:9092","topic":"t"},"filters":[{"dbname":"d","match":"t"}]}}`
+
+	t.Run("default account", func(t *testing.T) {
+		t.Parallel()
+		def := &api.Credentials{Username: "dts_default", Password: "default-secret"}
+		h := newHarness(t, func(c *Config) { c.DefaultCredentials = def })
+		h.do(http.MethodPost, "/v1/dispatch/submit", hostOnly).wantCode(t, api.CodeOK)
+		launches, _, _ := h.launcher.calls()
+		if len(launches) != 1 || launches[0].Creds == nil || *launches[0].Creds != *def {
+			t.Fatalf("launches %+v: want the default account", launches)
+		}
+		if src := h.store.task(t, 1).Spec.Source; src.Username != "dts_default" || src.Password != "" {
+			t.Errorf("stored source %+v", *src)
+		}
+		if def.Username != "dts_default" {
+			t.Error("the configured default account was modified")
+		}
+		// A spec with its own account uses it.
+		h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeOK)
+		launches, _, _ = h.launcher.calls()
+		if got := launches[1].Creds; got == nil || got.Username != "xes_replicator" || got.Password != seedPassword {
+			t.Errorf("creds %+v, want the spec's own", got)
+		}
+		if strings.Contains(h.logs.String(), "default-secret") {
+			t.Error("the default password is in the log")
+		}
+	})
+
+	t.Run("none configured", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.do(http.MethodPost, "/v1/dispatch/submit", hostOnly).wantCode(t, api.CodeBadRequest, "task.source.username")
+		if launches, _, _ := h.launcher.calls(); len(launches) != 0 {
+			t.Errorf("launched %+v", launches)
+		}
+		if l, _ := h.store.List(t.Context()); len(l) != 0 {
+			t.Errorf("stored %d tasks", len(l))
+		}
+	})
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	valid := seedBody(srcPort, kafkaAddr, "t")
+	replace := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("%q is not in the body", old)
+		}
+		return strings.Replace(valid, old, new, 1)
+	}
+	cases := []struct {
+		name, body, field string
+	}{
+		{"empty", "", "body"},
+		{"not json", "this is not json", "body: is not valid JSON"},
+		{"truncated", valid[:len(valid)-2], "body"},
+		{"trailing data", valid + `{}`, "body: has data after"},
+		{"array", `[1,2]`, "body"},
+		{"no task", `{}`, "task: is required"},
+		{"null task", `{"task":null}`, "task: is required"},
+		{"unknown field", replace(`"incr":true`, `"incr":true,"bogus":1`), "bogus: unknown field"},
+		{"port as string", replace(`"port":5306`, `"port":"5306"`), "task.source.port: must be an integer"},
+		{"port out of range", replace(`"port":5306`, `"port":70000`), "task.source.port"},
+		{"port zero", replace(`"port":5306`, `"port":0`), "task.source.port"},
+		{"incr as string", replace(`"incr":true`, `"incr":"yes"`), "task.incr: must be true or false"},
+		{"no source", replace(`"source":{"host":"127.0.0.1","port":5306,"username":"xes_replicator","password":"IYQBXGil84d44ee92cLjLHankV2rVyCg+"},`, ``), "task.source: is required"},
+		{"no host", replace(`"host":"127.0.0.1",`, ``), "task.source.host"},
+		{"password without user", replace(`"username":"xes_replicator",`, ``), "task.source.username"},
+		{"missing kafka addr", replace(`"addr":"127.0.0.1:9092",`, ``), "task.kafka.addr: is required"},
+		{"kafka addr without port", replace(`"addr":"127.0.0.1:9092"`, `"addr":"127.0.0.1"`), "task.kafka.addr"},
+		{"missing topic", replace(`"topic":"t",`, ``), "task.kafka.topic"},
+		{"bad topic", replace(`"topic":"t"`, `"topic":"a topic"`), "task.kafka.topic"},
+		{"topic mode 2", replace(`"topic":"t",`, `"topic_mode":2,`), "task.kafka.topic_mode"},
+		{"unknown partition mode", replace(`"flat_format":false`, `"flat_format":false,"partition_mode":"random"`), "task.kafka.partition_mode"},
+		{"column without columns", replace(`"flat_format":false`, `"flat_format":false,"partition_mode":"column"`), "task.kafka.partition_columns"},
+		{"unknown fallback", replace(`"flat_format":false`, `"flat_format":false,"producer_partition_by_fallback":"x"`), "task.kafka.producer_partition_by_fallback"},
+		{"no filters", replace(`"filters":[{"dbname":"oa_data_service","match":"/xes_class_students_\\d+/","filter":""},{"dbname":"oa_data_service","match":"check_delay","filter":""}]`, `"filters":[]`), "task.filters"},
+		{"bad regex", replace(`/xes_class_students_\\d+/`, `/(unclosed/`), "task.filters[0].match"},
+		{"filter does not parse", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"status = = 1 AND"`), "task.filters[1].filter"},
+		{"dbname pattern", replace(`"dbname":"oa_data_service"`, `"dbname":"/oa.*/"`), "task.filters[0].dbname"},
+		{"negative rate", replace(`"incr":true`, `"incr":true,"rate_limit":{"rate":-1}`), "task.rate_limit.rate"},
+	}
+	for _, tc := range cases {
+		for _, path := range []string{"/v1/dispatch/submit", "/v1/dispatch/alter/1"} {
+			if path != "/v1/dispatch/submit" && tc.name == "no source" {
+				continue // alter may omit the source
+			}
+			method := http.MethodPost
+			if strings.Contains(path, "alter") {
+				method = http.MethodPut
+			}
+			r := h.do(method, path, tc.body)
+			if r.Env.Code != api.CodeBadRequest {
+				t.Errorf("%s %s: code %d, want -400: %s", tc.name, path, r.Env.Code, r.Raw)
+				continue
+			}
+			r.wantCode(t, api.CodeBadRequest, tc.field)
+		}
+	}
+	if launches, _, _ := h.launcher.calls(); len(launches) != 0 {
+		t.Errorf("bad input launched %d tasks", len(launches))
+	}
+	if strings.Contains(h.logs.String(), `"level":"ERROR"`) {
+		t.Errorf("bad input logged errors: %s", h.logs.String())
+	}
+}
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, tc := range []struct{ name, auth, msg string }{
+		{"none", "", "authentication required"},
+		{"other scheme", "Bearer abc", "authentication required"},
+		{"not base64", "Basic !!!", "authentication required"},
+		{"no colon", "Basic " + "cmVwbGljYXRvcg==", "authentication required"},
+		{"wrong password", "Basic " + basic(testUser, "dtsfor3"), "wrong user name or password"},
+		{"wrong user", "Basic " + basic("admin", testPassword), "wrong user name or password"},
+		{"password prefix", "Basic " + basic(testUser, testPassword+"x"), "wrong user name or password"},
+	} {
+		for _, route := range [][2]string{{http.MethodGet, "/v1/task/list"}, {http.MethodPost, "/v1/dispatch/submit"}, {http.MethodDelete, "/v1/task/1"}} {
+			r := h.doAuth(route[0], route[1], "", tc.auth)
+			r.wantCode(t, api.CodeUnauthorized, tc.msg)
+			if r.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s %s: no WWW-Authenticate", tc.name, route[1])
+			}
+		}
+	}
+	// The seed's header, verbatim, and the scheme in any case.
+	h.doAuth(http.MethodGet, "/v1/task/list", "", "Basic cmVwbGljYXRvcjpkdHNmb3IzLjE0MTU5MjY=").wantCode(t, api.CodeOK)
+	h.doAuth(http.MethodGet, "/v1/task/list", "", "basic cmVwbGljYXRvcjpkdHNmb3IzLjE0MTU5MjY=").wantCode(t, api.CodeOK)
+	// Health is open.
+	h.doAuth(http.MethodGet, "/healthz", "", "").wantCode(t, api.CodeOK)
+
+	if _, err := New(Config{Store: h.store, Launcher: h.launcher}); err == nil {
+		t.Error("New accepted no credentials without Insecure")
+	}
+	open := newHarness(t, func(c *Config) { c.AuthUser, c.AuthPassword, c.Insecure = "", "", true })
+	open.doAuth(http.MethodGet, "/v1/task/list", "", "").wantCode(t, api.CodeOK)
+}
+
+func TestListPagination(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for range 7 {
+		h.submit()
+	}
+	page := func(query string) (api.TaskList, []int64) {
+		t.Helper()
+		r := h.do(http.MethodGet, "/v1/task/list"+query, "")
+		r.wantCode(t, api.CodeOK)
+		if !strings.Contains(r.Raw, `"tasks":[`) {
+			t.Errorf("%s: tasks is not a list: %s", query, r.Raw)
+		}
+		var l api.TaskList
+		r.data(t, &l)
+		var ids []int64
+		for _, s := range l.Tasks {
+			ids = append(ids, s.ID)
+		}
+		return l, ids
+	}
+	for _, tc := range []struct {
+		query string
+		ids   []int64
+	}{
+		{"", []int64{1, 2, 3, 4, 5, 6, 7}},
+		{"?per_page=5&page=1", []int64{1, 2, 3, 4, 5}},
+		{"?per_page=5&page=2", []int64{6, 7}},
+		{"?per_page=5&page=3", nil},
+		{"?per_page=7&page=1", []int64{1, 2, 3, 4, 5, 6, 7}},
+		{"?per_page=1&page=7", []int64{7}},
+		{"?per_page=1000", []int64{1, 2, 3, 4, 5, 6, 7}},
+		{"?page=2", nil},
+		{"?per_page=3", []int64{1, 2, 3}},
+		{"?per_page=5&page=1073741824", nil},
+	} {
+		l, ids := page(tc.query)
+		if !slices.Equal(ids, tc.ids) || l.Total != 7 {
+			t.Errorf("list%s: ids %v total %d, want %v total 7", tc.query, ids, l.Total, tc.ids)
+		}
+	}
+	for _, q := range []string{"?per_page=0", "?per_page=1001", "?per_page=-1", "?per_page=abc", "?per_page=1.5"} {
+		h.do(http.MethodGet, "/v1/task/list"+q, "").wantCode(t, api.CodeBadRequest, "per_page")
+	}
+	for _, q := range []string{"?page=0", "?page=-3", "?page=x", "?page=1073741825", "?page=99999999999999999999"} {
+		h.do(http.MethodGet, "/v1/task/list"+q, "").wantCode(t, api.CodeBadRequest, "page")
+	}
+
+	// The seed's fields are all there, even when empty.
+	r := h.do(http.MethodGet, "/v1/task/list?per_page=1&page=1", "")
+	for _, k := range []string{"id", "source_addr", "dest_addr", "pos", "transaction_time", "state", "updated_at", "message", "service_addr"} {
+		if !strings.Contains(r.Raw, `"`+k+`":`) {
+			t.Errorf("list has no %q: %s", k, r.Raw)
+		}
+	}
+	l, _ := page("?per_page=1")
+	if s := l.Tasks[0]; s.SourceAddr != "127.0.0.1:5306" || s.DestAddr != kafkaAddr {
+		t.Errorf("summary %+v", s)
+	}
+}
+
+func TestAlter(t *testing.T) {
+	t.Parallel()
+	alterPath := func(id int64) string { return fmt.Sprintf("/v1/dispatch/alter/%d", id) }
+	noSource := `{"task":{"kafka":{"addr":"127.0.0.1:9092","topic":"other"},"filters":[{"dbname":"oa_data_service","match":"check_delay"}]}}`
+
+	t.Run("conflicts", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		body := seedBody(srcPort, kafkaAddr, "replicator_test")
+		for _, tc := range []struct{ name, body, msg string }{
+			{"port", seedBody(srcPort+1, kafkaAddr, "replicator_test"), "task.source"},
+			{"host", strings.Replace(body, `"host":"127.0.0.1"`, `"host":"127.0.0.2"`, 1), "task.source"},
+			{"incr", strings.Replace(body, `"incr":true`, `"incr":false`, 1), "task.incr"},
+			{"server id", strings.Replace(body, `"port":5306,`, `"port":5306,"server_id":7,`, 1), "task.source.server_id"},
+		} {
+			h.do(http.MethodPut, alterPath(id), tc.body).wantCode(t, api.CodeConflict, tc.msg)
+		}
+		if got := h.store.task(t, id); got.Version != 1 || got.Spec.Kafka.Topic != "replicator_test" {
+			t.Errorf("a refused alter changed the task: %+v", got)
+		}
+		if launches, _, _ := h.launcher.calls(); len(launches) != 1 {
+			t.Errorf("a refused alter launched: %d launches", len(launches))
+		}
+	})
+
+	t.Run("missing task", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		h.do(http.MethodPut, alterPath(9), seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeNotFound, "task 9")
+		h.do(http.MethodPut, "/v1/dispatch/alter/abc", seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeBadRequest, "id")
+		h.do(http.MethodPut, "/v1/dispatch/alter/0", seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeBadRequest, "id")
+	})
+
+	t.Run("omitted source and incr keep the stored ones", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.do(http.MethodPut, alterPath(id), noSource).wantCode(t, api.CodeOK)
+		got := h.store.task(t, id)
+		if got.Version != 2 || got.Spec.Kafka.Topic != "other" || len(got.Spec.Filters) != 1 {
+			t.Errorf("altered task %+v", got)
+		}
+		if src := got.Spec.Source; src == nil || src.Host != "127.0.0.1" || src.Port != srcPort || src.Username != "xes_replicator" || src.Password != "" {
+			t.Errorf("source after alter %+v", src)
+		}
+		if got.Spec.Incr == nil || !*got.Spec.Incr {
+			t.Errorf("incr after alter %v", got.Spec.Incr)
+		}
+		launches, _, _ := h.launcher.calls()
+		if len(launches) != 2 || launches[1].Creds != nil || launches[1].Task.Version != 2 {
+			t.Errorf("launches %+v: want the new version launched without credentials", launches)
+		}
+		// An incr=false task keeps incr=false when the alter omits it.
+		r := h.do(http.MethodPost, "/v1/dispatch/submit", strings.Replace(seedBody(srcPort, kafkaAddr, "x"), `"incr":true`, `"incr":false`, 1))
+		r.wantCode(t, api.CodeOK)
+		var out api.SubmitResponse
+		r.data(t, &out)
+		h.do(http.MethodPut, alterPath(out.ID), noSource).wantCode(t, api.CodeOK)
+		if got := h.store.task(t, out.ID); got.Spec.Incr == nil || *got.Spec.Incr {
+			t.Errorf("incr after alter %v, want false", got.Spec.Incr)
+		}
+	})
+
+	t.Run("unchanged spec keeps the version", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		before := h.store.task(t, id)
+		// The seed's alter example resends the submit body: nothing changes but the account is
+		// re-sent, which reaches the launcher (a rotation would).
+		h.do(http.MethodPut, alterPath(id), seedBody(srcPort, kafkaAddr, "replicator_test")).wantCode(t, api.CodeOK)
+		after := h.store.task(t, id)
+		if after.Version != 1 || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("an unchanged alter bumped the task: version %d, updated %v -> %v", after.Version, before.UpdatedAt, after.UpdatedAt)
+		}
+		// Without the password nothing at all happens.
+		body := strings.Replace(seedBody(srcPort, kafkaAddr, "replicator_test"), `,"username":"xes_replicator","password":"IYQBXGil84d44ee92cLjLHankV2rVyCg+"`, ``, 1)
+		h.do(http.MethodPut, alterPath(id), body).wantCode(t, api.CodeOK)
+		if after := h.store.task(t, id); after.Version != 1 {
+			t.Errorf("version %d after an unchanged alter", after.Version)
+		}
+		launches, _, _ := h.launcher.calls()
+		if len(launches) != 2 {
+			t.Fatalf("launches %+v: want the submit and the re-sent account", launches)
+		}
+		if c := launches[1].Creds; c == nil || c.Password != seedPassword {
+			t.Errorf("re-sent account %+v", c)
+		}
+	})
+
+	t.Run("new password", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		body := strings.Replace(seedBody(srcPort, kafkaAddr, "replicator_test"), seedPassword, "rotated-secret", 1)
+		r := h.do(http.MethodPut, alterPath(id), body)
+		r.wantCode(t, api.CodeOK)
+		if string(r.Env.Data) != "{}" {
+			t.Errorf("alter data %s, want {}", r.Env.Data)
+		}
+		launches, _, _ := h.launcher.calls()
+		if c := launches[len(launches)-1].Creds; c == nil || c.Password != "rotated-secret" {
+			t.Errorf("rotated account %+v", c)
+		}
+		if got := h.store.task(t, id); got.Spec.Source.Password != "" {
+			t.Error("the store holds a password")
+		}
+	})
+
+	t.Run("stopped task is not started", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+		h.do(http.MethodPut, alterPath(id), noSource).wantCode(t, api.CodeOK)
+		got := h.store.task(t, id)
+		if got.Version != 2 || got.Desired != api.DesiredStopped {
+			t.Errorf("task %+v", got)
+		}
+		if launches, _, _ := h.launcher.calls(); len(launches) != 1 {
+			t.Errorf("alter of a stopped task launched it: %d launches", len(launches))
+		}
+		// Start runs the altered spec.
+		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeOK)
+		launches, _, _ := h.launcher.calls()
+		if l := launches[len(launches)-1]; l.Task.Version != 2 || l.Task.Spec.Kafka.Topic != "other" || l.Creds != nil {
+			t.Errorf("start launched %+v", l)
+		}
+	})
+}
+
+func TestStopStartDeleteGet(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	path := fmt.Sprintf("/v1/task/%d", id)
+
+	state := func() api.TaskSummary {
+		t.Helper()
+		var l api.TaskList
+		r := h.do(http.MethodGet, "/v1/task/list", "")
+		r.wantCode(t, api.CodeOK)
+		r.data(t, &l)
+		for _, s := range l.Tasks {
+			if s.ID == id {
+				return s
+			}
+		}
+		t.Fatalf("task %d not listed", id)
+		return api.TaskSummary{}
+	}
+
+	r := h.do(http.MethodGet, path, "")
+	r.wantCode(t, api.CodeOK)
+	var d api.TaskDetail
+	r.data(t, &d)
+	if d.ID != id || d.Spec == nil || d.Spec.Source.Password != "" || d.Spec.Source.Username != "xes_replicator" || d.SpecVersion != 1 || d.Job == nil {
+		t.Errorf("detail %+v", d)
+	}
+	if strings.Contains(r.Raw, seedPassword) {
+		t.Error("GET shows the password")
+	}
+
+	r = h.do(http.MethodPost, path+"/stop", "")
+	r.wantCode(t, api.CodeOK)
+	if string(r.Env.Data) != "{}" {
+		t.Errorf("stop data %s", r.Env.Data)
+	}
+	if got := h.store.task(t, id); got.Desired != api.DesiredStopped || got.Version != 1 {
+		t.Errorf("stopped task %+v: want desired stopped, version unchanged", got)
+	}
+	if s := state(); s.State != api.StateStopped || s.Desired != api.DesiredStopped {
+		t.Errorf("after stop: %+v", s)
+	}
+	h.do(http.MethodPost, path+"/stop", "").wantCode(t, api.CodeOK) // idempotent
+
+	h.do(http.MethodPost, path+"/start", "").wantCode(t, api.CodeOK)
+	launches, stops, _ := h.launcher.calls()
+	if len(stops) != 2 || len(launches) != 2 || launches[1].Creds != nil || launches[1].Task.Desired != api.DesiredRunning {
+		t.Errorf("stops %v launches %+v", stops, launches)
+	}
+	if got := h.store.task(t, id); got.Desired != api.DesiredRunning {
+		t.Errorf("started task %+v", got)
+	}
+
+	h.do(http.MethodDelete, path, "").wantCode(t, api.CodeOK)
+	_, _, removes := h.launcher.calls()
+	if !slices.Equal(removes, []int64{id}) {
+		t.Errorf("removes %v", removes)
+	}
+	h.do(http.MethodGet, path, "").wantCode(t, api.CodeNotFound, fmt.Sprintf("task %d does not exist", id))
+	h.do(http.MethodDelete, path, "").wantCode(t, api.CodeNotFound)
+	h.do(http.MethodPost, path+"/stop", "").wantCode(t, api.CodeNotFound)
+	h.do(http.MethodPost, path+"/start", "").wantCode(t, api.CodeNotFound)
+	h.do(http.MethodGet, "/v1/task/x", "").wantCode(t, api.CodeBadRequest, "id")
+	h.do(http.MethodPost, "/v1/task/-1/stop", "").wantCode(t, api.CodeBadRequest, "id")
+	var l api.TaskList
+	r = h.do(http.MethodGet, "/v1/task/list", "")
+	r.data(t, &l)
+	if l.Total != 0 {
+		t.Errorf("list after delete %+v", l)
+	}
+}
+
+// TestSchedulerDown: the list still answers from the workers' reports when the launcher cannot
+// say what runs, and a worker's failure stays visible.
+func TestSchedulerDown(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	h.store.setStatus(id, api.Status{State: api.StateFailed, Message: "binlog purged: resubmit", UpdatedAt: timeNow()})
+	h.launcher.jobsErr = fmt.Errorf("list jobs: %w", jobs.ErrUnavailable)
+	var l api.TaskList
+	r := h.do(http.MethodGet, "/v1/task/list", "")
+	r.wantCode(t, api.CodeOK)
+	r.data(t, &l)
+	if s := l.Tasks[0]; s.State != api.StateFailed || s.Message != "binlog purged: resubmit" {
+		t.Errorf("summary %+v: want the worker's failure", s)
+	}
+	h.do(http.MethodGet, "/healthz", "").wantCode(t, api.CodeUnavailable, "scheduler")
+}
+
+// TestBodyLimit runs on a real listener: fiber's app.Test does not return the response of a
+// request the server refuses while reading it.
+func TestBodyLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- h.srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+	post := func(body string) (int, api.Envelope[json.RawMessage], http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, base+"/v1/dispatch/submit", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(testUser, testPassword)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("post %d bytes: %v", len(body), err)
+		}
+		defer resp.Body.Close()
+		var env api.Envelope[json.RawMessage]
+		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+			t.Fatalf("post %d bytes: HTTP %d, not an envelope: %v", len(body), resp.StatusCode, err)
+		}
+		return resp.StatusCode, env, resp.Header
+	}
+	valid := seedBody(srcPort, kafkaAddr, "t")
+	exact := valid + strings.Repeat(" ", MaxBody-len(valid))
+	if status, env, _ := post(exact); status != http.StatusOK || env.Code != api.CodeOK {
+		t.Errorf("a body of exactly %d bytes: HTTP %d code %d %q", MaxBody, status, env.Code, env.Message)
+	}
+	// A client that sends its whole body before it reads gets the -400 every time: the server
+	// reads the body instead of closing the connection under it.
+	for range 20 {
+		status, env, header := post(exact + " ")
+		if status != http.StatusBadRequest || env.Code != api.CodeBadRequest || !strings.Contains(env.Message, "body: larger than 1048576 bytes") {
+			t.Fatalf("a body over %d bytes: HTTP %d code %d %q", MaxBody, status, env.Code, env.Message)
+		}
+		if got := header.Get(api.StatusHeader); got != "-400" {
+			t.Errorf("%s %q", api.StatusHeader, got)
+		}
+	}
+	// Far larger bodies are refused unread, on their Content-Length.
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v1/dispatch/submit HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", basic(testUser, testPassword), readLimit+1)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var big api.Envelope[json.RawMessage]
+	if err := json.NewDecoder(resp.Body).Decode(&big); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || big.Code != api.CodeBadRequest || big.Message != "body: larger than 1048576 bytes" || resp.Header.Get(api.StatusHeader) != "-400" {
+		t.Errorf("a body of %d bytes: HTTP %d %+v", readLimit+1, resp.StatusCode, big)
+	}
+	// The server still serves.
+	if status, env, _ := post(valid); status != http.StatusOK || env.Code != api.CodeOK {
+		t.Errorf("after a refused body: HTTP %d code %d", status, env.Code)
+	}
+}
