@@ -15,7 +15,7 @@ NOMAD_VERSION := 1.10.5
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps deps-mariadb deps-hashicorp test lint bench demo demo-nomad clean
+.PHONY: all build deps deps-mariadb deps-hashicorp test lint bench demo demo-nomad demo-stop clean
 
 all: build
 
@@ -50,7 +50,7 @@ lint:
 
 ## bench: throughput, memory and latency figures, with baselines measured in the same run
 bench: deps-mariadb build
-	$(GO) run ./internal/bench
+	$(GO) test -tags bench -run TestBench -count=1 -v -timeout 60m ./internal/bench
 
 ## demo: MariaDB, the dev broker and `dts dev` on this machine, a task, rows flowing
 demo: deps-mariadb build
@@ -60,5 +60,9 @@ demo: deps-mariadb build
 demo-nomad: deps build
 	@bash deploy/demo/demo.sh --nomad
 
-clean:
+## demo-stop: stop what demo or demo-nomad started
+demo-stop:
+	@bash deploy/demo/demo.sh stop
+
+clean: demo-stop
 	rm -rf bin dts-data

@@ -2,6 +2,9 @@
 // franz-go's kfake: one process, topics created on first use, optional persistence in a
 // directory. It is a dev/test tool, never part of a dts deployment: point production tasks at a
 // real Kafka cluster.
+//
+//	devkafka [--listen 127.0.0.1:9092] [--partitions 3] [--data-dir DIR]   run the broker
+//	devkafka consume --brokers ADDR --topic T [-n N]                      print a topic's records
 package main
 
 import (
@@ -20,13 +23,17 @@ import (
 )
 
 func main() {
+	run := serve
+	if len(os.Args) > 1 && os.Args[1] == "consume" {
+		run = consume
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "devkafka:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func serve() error {
 	listen := flag.String("listen", "127.0.0.1:9092", "address to listen on (loopback only; port 0 picks a free one)")
 	partitions := flag.Int("partitions", 3, "partitions of each auto-created topic")
 	dataDir := flag.String("data-dir", "", "directory to keep the log in across restarts (default: memory only)")
