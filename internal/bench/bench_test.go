@@ -193,13 +193,31 @@ func workerBacklog(t *testing.T, bin string, db *testenv.MariaDB, kafka *testenv
 	port := testenv.FreePort(t)
 	t0 := time.Now()
 	w := testenv.StartProcess(t, "worker", dir, os.Environ(), syscall.SIGTERM, bin, "worker", "--task-file", filepath.Join(dir, "task.json"),
-		"--state-dir", filepath.Join(dir, "state"), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "warn")
+		"--state-dir", filepath.Join(dir, "state"), "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--log-level", "warn", "--pprof")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if out := os.Getenv("BENCH_CPUPROFILE"); out != "" {
+		// A profile of the worker's first five seconds over the backlog: go tool pprof bin/dts FILE.
+		go profile(addr, out)
+	}
 	waitMetric(t, w, addr, "dts_worker_messages_acked_total", totalRows)
 	d := time.Since(t0)
 	bytes := metric(addr, "dts_worker_message_bytes_total")
 	return w, result{name: "dts worker (every feature on)", rows: totalRows, dur: d, bytes: bytes, rssMiB: peakRSS(w.Pid()),
 		note: "regex match + row filter + exclude, pk partitions, idempotent acks=all lz4"}
+}
+
+func profile(addr, out string) {
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=5")
+	for i := 0; err != nil && i < 50; i++ {
+		time.Sleep(20 * time.Millisecond)
+		resp, err = http.Get("http://" + addr + "/debug/pprof/profile?seconds=5")
+	}
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	_ = os.WriteFile(out, b, 0o644)
 }
 
 func writeTask(t *testing.T, dir string, spec api.TaskSpec) {
