@@ -460,3 +460,33 @@ func TestOrderUnderProduceRetries(t *testing.T) {
 	}
 	mu.Unlock()
 }
+
+// TestSourceDown stops the source while the task runs: the worker retries and says so, loses
+// nothing written before or after, and carries on once the source is back.
+func TestSourceDown(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 1)
+	db.Exec(t, "CREATE DATABASE d", "CREATE TABLE d.t (id INT PRIMARY KEY)")
+	h := newHarness(t, db, kafka)
+	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "d"}, Filters: []api.Filter{{DBName: "d", Match: "t"}}})
+	h.start()
+	h.running()
+	db.Exec(t, "INSERT INTO d.t VALUES (1)")
+	db.Stop()
+	st := h.waitStatus("retrying", func(s *api.Status) bool { return strings.Contains(s.Message, "retrying") })
+	if st.State == api.StateFailed {
+		t.Fatalf("a source outage failed the task: %s", st.Message)
+	}
+	db.Restart(t)
+	db.Exec(t, "INSERT INTO d.t VALUES (2)")
+	recs := kafka.WaitRecords(t, "d", 2, 90*time.Second)
+	ids := map[string]bool{}
+	for _, r := range recs {
+		ids[fmt.Sprint(r.JSON(t)["data"].(map[string]any)["id"])] = true
+	}
+	if !ids["1"] || !ids["2"] {
+		t.Fatalf("rows delivered: %v", ids)
+	}
+	h.waitStatus("Running without a message", func(s *api.Status) bool { return s.State == api.StateRunning && s.Message == "" })
+}

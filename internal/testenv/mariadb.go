@@ -25,6 +25,9 @@ type MariaDB struct {
 	Password string
 	DataDir  string
 	Proc     *Process
+
+	// start runs the server again on the same data directory and port.
+	start func() (*Process, error)
 }
 
 // MariaDBOption changes how StartMariaDB starts the server.
@@ -102,8 +105,7 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 		base = append(base, "--user=root")
 	}
 	m := &MariaDB{Host: "127.0.0.1", User: "root", Password: mariadbRootPassword, DataDir: dataDir}
-	m.Proc = startRetrying(t, "mariadb", func() (*Process, error) {
-		m.Port = FreePort(t)
+	m.start = func() (*Process, error) {
 		args := append(append(append([]string(nil), base...), "--port="+strconv.Itoa(m.Port)), cfg.args...)
 		proc := StartProcess(t, "mariadbd", dir, baseEnv(), syscall.SIGTERM, args...)
 		return proc, WaitFor(context.Background(), proc, 60*time.Second, func(context.Context) error {
@@ -113,8 +115,25 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 			}
 			return c.Close()
 		})
+	}
+	m.Proc = startRetrying(t, "mariadb", func() (*Process, error) {
+		m.Port = FreePort(t)
+		return m.start()
 	})
 	return m
+}
+
+// Stop shuts the server down (SIGTERM, then SIGKILL after 30s).
+func (m *MariaDB) Stop() { m.Proc.Stop(syscall.SIGTERM, 30*time.Second) }
+
+// Restart starts a stopped server again on the same data directory and port.
+func (m *MariaDB) Restart(t testing.TB) {
+	t.Helper()
+	p, err := m.start()
+	if err != nil {
+		t.Fatalf("restart mariadb: %v", err)
+	}
+	m.Proc = p
 }
 
 func (m *MariaDB) connect() (*client.Conn, error) {
