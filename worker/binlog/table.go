@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -315,6 +316,37 @@ func compatible(a, b change.ColumnType) bool {
 	return text(a) && text(b)
 }
 
+// formatTime writes "2006-01-02 15:04:05" with dec fraction digits, without fmt.
+func formatTime(t time.Time, dec int) string {
+	var b [26]byte
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	put := func(i, v, n int) {
+		for j := i + n - 1; j >= i; j-- {
+			b[j] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = ' '
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	n := 19
+	if dec > 0 {
+		b[19] = '.'
+		put(20, t.Nanosecond()/1000, 6)
+		n = 20 + dec
+	}
+	return string(b[:n])
+}
+
 func decodeAll(enc encoding.Encoding, in []string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
@@ -370,7 +402,15 @@ func (c *colConv) convert(v any) (any, bool) {
 		return nil, false
 	case change.TypeDate:
 		return v, true
-	case change.TypeDateTime, change.TypeTimestamp, change.TypeTime:
+	case change.TypeDateTime, change.TypeTimestamp:
+		switch x := v.(type) {
+		case time.Time:
+			return formatTime(x.UTC(), c.decimals), true
+		case string: // zero and partial dates ("0000-00-00 00:00:00")
+			return change.Frac(x, c.decimals), true
+		}
+		return nil, false
+	case change.TypeTime:
 		s, ok := v.(string)
 		if !ok {
 			return nil, false
