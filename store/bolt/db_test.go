@@ -12,14 +12,16 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/store/storetest"
+	"github.com/dtsrepl/dts/worker"
 )
 
-// Interface checks against local copies of the dispatcher's and worker's interfaces.
+// The stores implement what the dispatcher and the worker use.
 var (
-	_ storetest.Store   = (*DB)(nil)
-	_ storetest.Control = (*Control)(nil)
+	_ dispatcher.Store = (*DB)(nil)
+	_ worker.Control   = (*Control)(nil)
 )
 
 // open opens a store in a new directory and closes it when the test ends.
@@ -56,7 +58,7 @@ func TestStore(t *testing.T) {
 		return storetest.Backend{
 			Store: d,
 			Other: d,
-			Control: func(id int64, name string) storetest.Control {
+			Control: func(id int64, name string) worker.Control {
 				c := d.Control(id, name)
 				t.Cleanup(func() { _ = c.Unlock(context.Background()) })
 				return c

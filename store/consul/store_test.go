@@ -15,18 +15,20 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
 	"github.com/dtsrepl/dts/internal/testenv"
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/store/consul"
 	"github.com/dtsrepl/dts/store/storetest"
+	"github.com/dtsrepl/dts/worker"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// Interface checks against local copies of the dispatcher's and worker's interfaces.
+// The stores implement what the dispatcher and the worker use.
 var (
-	_ storetest.Store   = (*consul.Store)(nil)
-	_ storetest.Control = (*consul.Control)(nil)
+	_ dispatcher.Store = (*consul.Store)(nil)
+	_ worker.Control   = (*consul.Control)(nil)
 )
 
 // prefixes numbers the key prefixes, so that tests sharing one agent do not see each other.
@@ -107,7 +109,7 @@ func TestStore(t *testing.T) {
 		return storetest.Backend{
 			Store: s,
 			Other: consul.New(e.client(t), e.prefix),
-			Control: func(id int64, name string) storetest.Control {
+			Control: func(id int64, name string) worker.Control {
 				return e.control(t, s, id, name)
 			},
 			BreakLock: func(t *testing.T, id int64) { e.destroyHolder(t, id) },

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/worker"
 )
 
 // Bounds of the waits in the suite. They are generous: they only turn a hang into a failure.
@@ -123,7 +125,7 @@ func isClosed(ch <-chan struct{}) bool {
 }
 
 // create stores a new task and fails the test on error.
-func create(t *testing.T, ctx context.Context, s Store, topic string) *api.Task {
+func create(t *testing.T, ctx context.Context, s dispatcher.Store, topic string) *api.Task {
 	t.Helper()
 	task := NewTask(topic)
 	id, err := s.Create(ctx, task)
@@ -135,7 +137,7 @@ func create(t *testing.T, ctx context.Context, s Store, topic string) *api.Task 
 }
 
 // lock takes c's lock and fails the test on error.
-func lock(t *testing.T, ctx context.Context, c Control) <-chan struct{} {
+func lock(t *testing.T, ctx context.Context, c worker.Control) <-chan struct{} {
 	t.Helper()
 	lost, err := c.Lock(ctx)
 	must(t, "lock", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/dispatcher"
 	"github.com/dtsrepl/dts/store"
 )
 
@@ -22,7 +23,7 @@ func testCreateGet(t *testing.T, b Backend) {
 		t.Fatalf("second id is %d, want 2", second.ID)
 	}
 	for _, want := range []*api.Task{first, second} {
-		for _, s := range []Store{b.Store, b.Other} {
+		for _, s := range []dispatcher.Store{b.Store, b.Other} {
 			got, err := s.Get(ctx, want.ID)
 			must(t, "get", err)
 			sameJSON(t, "get", got, want)

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -270,7 +271,7 @@ func (n *cmpConstNode) eval(r change.Row) value {
 		return value{}
 	}
 	if a.k == kInt && n.c.k == kInt {
-		return boolVal(n.op.test(cmpI(a.i(), n.c.i())))
+		return boolVal(n.op.test(cmp.Compare(a.i(), n.c.i())))
 	}
 	return boolVal(n.op.test(compare(a, n.c)))
 }

@@ -1,6 +1,10 @@
 package filter
 
-import "github.com/dtsrepl/dts/worker/change"
+import (
+	"cmp"
+
+	"github.com/dtsrepl/dts/worker/change"
+)
 
 // temporalClass is how text from a column of type t compares: as a date and time, as a time
 // of day, or as plain text.
@@ -40,7 +44,7 @@ func compareTemporal(a, b value) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	return cmpI(x.key(), y.key()), true
+	return cmp.Compare(x.key(), y.key()), true
 }
 
 // moment is a parsed date, datetime or time. A time uses only the clock fields, with hours

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"math"
 	"strconv"
 	"strings"
@@ -354,7 +355,7 @@ func cmpDecInt(dec string, ineg bool, imag uint64) int {
 	case !ok:
 		c = 1
 	case dm != imag:
-		c = cmpU(dm, imag)
+		c = cmp.Compare(dm, imag)
 	case df != "":
 		c = 1
 	}
@@ -372,36 +373,6 @@ func intParts(v value) (neg bool, mag uint64) {
 	return false, v.n
 }
 
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpI(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 func cmpInts(a, b value) int {
 	an, am := intParts(a)
 	bn, bm := intParts(b)
@@ -411,9 +382,9 @@ func cmpInts(a, b value) int {
 	case !an && bn:
 		return 1
 	case an:
-		return cmpU(bm, am)
+		return cmp.Compare(bm, am)
 	}
-	return cmpU(am, bm)
+	return cmp.Compare(am, bm)
 }
 
 // asFloat converts a numeric value to float64, as MySQL does when either side is a float.
@@ -436,7 +407,7 @@ func asFloat(v value) float64 {
 // text as text, anything else as numbers.
 func compare(a, b value) int {
 	if a.k == kInt && b.k == kInt {
-		return cmpI(a.i(), b.i())
+		return cmp.Compare(a.i(), b.i())
 	}
 	if a.isText() && b.isText() {
 		return compareText(a, b)
@@ -447,7 +418,7 @@ func compare(a, b value) int {
 func compareNum(a, b value) int {
 	switch {
 	case a.k == kFloat || b.k == kFloat:
-		return cmpF(asFloat(a), asFloat(b))
+		return cmp.Compare(asFloat(a), asFloat(b))
 	case a.k == kDec && b.k == kDec:
 		return cmpDec(a.s, b.s)
 	case a.k == kDec:
@@ -506,7 +477,7 @@ func cmpBinary(a, b value) int {
 			return 1
 		}
 	}
-	return cmpI(int64(n), int64(m))
+	return cmp.Compare(int64(n), int64(m))
 }
 
 // foldRune maps a character to its case-insensitive weight.
@@ -528,7 +499,7 @@ func cmpFold(a, b string) int {
 		if ca < utf8.RuneSelf && cb < utf8.RuneSelf {
 			if ca != cb {
 				if fa, fb := foldRune(rune(ca)), foldRune(rune(cb)); fa != fb {
-					return cmpI(int64(fa), int64(fb))
+					return cmp.Compare(int64(fa), int64(fb))
 				}
 			}
 			i++
@@ -538,12 +509,12 @@ func cmpFold(a, b string) int {
 		ra, wa := utf8.DecodeRuneInString(a[i:])
 		rb, wb := utf8.DecodeRuneInString(b[j:])
 		if fa, fb := foldRune(ra), foldRune(rb); fa != fb {
-			return cmpI(int64(fa), int64(fb))
+			return cmp.Compare(int64(fa), int64(fb))
 		}
 		i += wa
 		j += wb
 	}
-	return cmpI(int64(len(a)-i), int64(len(b)-j))
+	return cmp.Compare(int64(len(a)-i), int64(len(b)-j))
 }
 
 // toText converts a value for string context, as MySQL prints numbers.
