@@ -105,6 +105,7 @@ func jsonError(err error) error {
 			field = "body"
 		}
 		return api.FieldError(field, "must be %s, got a JSON %s", kind(typ.Type.String()), typ.Value)
+	// encoding/json has no typed error for unknown fields: its message is the only handle.
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return api.FieldError(name, "unknown field")

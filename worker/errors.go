@@ -25,5 +25,6 @@ func isPermanent(err error) bool {
 	var p *permanentError
 	var apiErr *api.Error
 	return errors.As(err, &p) || errors.As(err, &apiErr) ||
-		errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrAccessDenied) || errors.Is(err, binlog.ErrUnsupported)
+		errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrAccessDenied) || errors.Is(err, binlog.ErrUnsupported) ||
+		errors.Is(err, binlog.ErrBadPosition)
 }

@@ -277,19 +277,12 @@ func (s *session) startAt(conn *client.Conn, server *binlog.Server, prev *api.St
 		start, err = binlog.CurrentPos(conn, server)
 	}
 	if err != nil {
-		return start, nil, permanentIfParse(err)
+		return start, nil, err
 	}
 	if start.GTID != nil && start.Flavor != server.Flavor {
 		return start, nil, permanent(fmt.Errorf("the saved position %s is for %s but the source is %s: a task cannot move between server flavors; submit a new task", start, start.Flavor, server.Flavor))
 	}
 	return start, snap, nil
-}
-
-func permanentIfParse(err error) error {
-	if strings.Contains(err.Error(), "parse") {
-		return permanent(err)
-	}
-	return err
 }
 
 // stream copies the tables first when a copy is unfinished, then reads the binlog.

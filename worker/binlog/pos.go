@@ -62,26 +62,29 @@ func ParsePos(s, flavor string) (Pos, error) {
 	case strings.HasPrefix(s, mariadbPrefix):
 		set, err := mysql.ParseMariadbGTIDSet(strings.TrimPrefix(s, mariadbPrefix))
 		if err != nil {
-			return Pos{}, fmt.Errorf("parse MariaDB GTID position %q: %w", s, err)
+			return Pos{}, fmt.Errorf("%w: MariaDB GTID position %q: %w", ErrBadPosition, s, err)
 		}
 		return Pos{Flavor: mysql.MariaDBFlavor, GTID: set}, nil
 	case strings.HasPrefix(s, mysqlPrefix):
 		set, err := mysql.ParseMysqlGTIDSet(strings.TrimPrefix(s, mysqlPrefix))
 		if err != nil {
-			return Pos{}, fmt.Errorf("parse MySQL GTID position %q: %w", s, err)
+			return Pos{}, fmt.Errorf("%w: MySQL GTID position %q: %w", ErrBadPosition, s, err)
 		}
 		return Pos{Flavor: mysql.MySQLFlavor, GTID: set}, nil
 	}
 	i := strings.LastIndexByte(s, ':')
 	if i <= 0 {
-		return Pos{}, fmt.Errorf("position %q is neither a GTID set with flavor nor file:offset", s)
+		return Pos{}, fmt.Errorf("%w: %q is neither a GTID set with flavor nor file:offset", ErrBadPosition, s)
 	}
 	off, err := strconv.ParseUint(s[i+1:], 10, 32)
 	if err != nil {
-		return Pos{}, fmt.Errorf("position %q: bad offset: %w", s, err)
+		return Pos{}, fmt.Errorf("%w: %q: bad offset: %w", ErrBadPosition, s, err)
 	}
 	return Pos{Flavor: flavor, File: s[:i], Offset: uint32(off)}, nil
 }
 
 // ErrPurged means the source no longer has the binlog needed to resume from a position.
 var ErrPurged = errors.New("binlog purged")
+
+// ErrBadPosition means a saved position does not parse: the status was edited or corrupted.
+var ErrBadPosition = errors.New("bad binlog position")

@@ -95,16 +95,19 @@ func TestParsePosErrors(t *testing.T) {
 		{"mysql-bin.000003:abc", "bad offset"},
 		{"mysql-bin.000003:-1", "bad offset"},
 		{"mysql-bin.000003:4294967296", "bad offset"},
-		{"MariaDB/x", "parse MariaDB GTID position"},
-		{"MariaDB/0-1", "parse MariaDB GTID position"},
-		{"MySQL56/zz", "parse MySQL GTID position"},
-		{"MySQL56/" + uuid1 + ":x-y", "parse MySQL GTID position"},
+		{"MariaDB/x", "MariaDB GTID position"},
+		{"MariaDB/0-1", "MariaDB GTID position"},
+		{"MySQL56/zz", "MySQL GTID position"},
+		{"MySQL56/" + uuid1 + ":x-y", "MySQL GTID position"},
 	}
 	for _, tt := range tests {
 		p, err := ParsePos(tt.in, mysql.MySQLFlavor)
 		if err == nil {
 			t.Errorf("ParsePos(%q) = %+v, want an error", tt.in, p)
 			continue
+		}
+		if !errors.Is(err, ErrBadPosition) {
+			t.Errorf("ParsePos(%q) error %v does not wrap ErrBadPosition", tt.in, err)
 		}
 		if !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.in) {
 			t.Errorf("ParsePos(%q) error %q, want it to contain %q and the input", tt.in, err, tt.wantErr)
