@@ -32,4 +32,7 @@ fi
 
 mkdir -p "$root/bin"
 ln -sf "$out" "$root/bin/$name"
-"$root/bin/$name" version | head -n 1
+# Print the first line only. Not `| head -n 1`: under pipefail the tool's SIGPIPE, when head exits
+# before it finishes writing, would fail the build.
+version_out=$("$root/bin/$name" version)
+echo "${version_out%%$'\n'*}"
