@@ -21,6 +21,8 @@ type Kafka struct {
 	Addrs   []string
 	Cluster *kfake.Cluster
 	Proc    *Process
+
+	opts []kfake.Opt // how Cluster was started, for Restart
 }
 
 // Addr is the comma-separated broker list, as a task's kafka.addr.
@@ -40,8 +42,44 @@ func StartKafka(t testing.TB, partitions int, opts ...kfake.Opt) *Kafka {
 	if err != nil {
 		t.Fatalf("start kfake: %v", err)
 	}
-	t.Cleanup(c.Close)
-	return &Kafka{Addrs: c.ListenAddrs(), Cluster: c}
+	k := &Kafka{Addrs: c.ListenAddrs(), Cluster: c, opts: opts}
+	t.Cleanup(func() {
+		if k.Cluster != nil {
+			k.Cluster.Close()
+		}
+	})
+	return k
+}
+
+// StartDurableKafka starts an in-process broker that keeps its data in a directory, so Stop and
+// Restart (on the same port) lose nothing: a broker outage for fault tests.
+func StartDurableKafka(t testing.TB, partitions int, opts ...kfake.Opt) *Kafka {
+	t.Helper()
+	return StartKafka(t, partitions, append([]kfake.Opt{kfake.DataDir(t.TempDir())}, opts...)...)
+}
+
+// Stop stops an in-process broker; clients see connections refused until Restart.
+func (k *Kafka) Stop() {
+	if k.Cluster != nil {
+		k.Cluster.Close()
+		k.Cluster = nil
+	}
+}
+
+// Restart starts a stopped in-process broker again on the same port with the same options.
+func (k *Kafka) Restart(t testing.TB) {
+	t.Helper()
+	if k.Cluster != nil {
+		t.Fatal("restart kfake: it is running")
+	}
+	var err error
+	for range 50 { // the port may linger a moment after Close
+		if k.Cluster, err = kfake.NewCluster(k.opts...); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("restart kfake: %v", err)
 }
 
 // StartKafkaProcess builds and starts deploy/devkafka as its own process.

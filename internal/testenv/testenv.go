@@ -288,3 +288,60 @@ func Main(m *testing.M) {
 	mariadbTemplateCleanup()
 	os.Exit(code)
 }
+
+// SilentServer accepts TCP connections on loopback and never sends a byte: a server that hangs,
+// or a peer behind a network that drops every packet it should return.
+type SilentServer struct {
+	Host string
+	Port int
+
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// StartSilentServer starts one on a free port; it closes in t.Cleanup.
+func StartSilentServer(t testing.TB) *SilentServer { return StartSilentServerAt(t, "127.0.0.1:0") }
+
+// StartSilentServerAt starts one on addr (the port of a stopped server, say).
+func StartSilentServerAt(t testing.TB, addr string) *SilentServer {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // a port just closed may linger a moment
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	s := &SilentServer{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(s.Close)
+	a := ln.Addr().(*net.TCPAddr)
+	s.Host, s.Port = a.IP.String(), a.Port
+	return s
+}
+
+// Close stops listening and drops every connection.
+func (s *SilentServer) Close() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
