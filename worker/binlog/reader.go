@@ -104,6 +104,7 @@ func NewReader(cfg Config) *Reader {
 // Errors the operator must fix wrap ErrPurged, ErrAccessDenied or ErrUnsupported.
 func (r *Reader) Run(ctx context.Context, h Handler) error {
 	src := r.cfg.Source
+	d := src.dialer(ctx)
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:  src.ServerID,
 		Flavor:    r.cfg.Server.Flavor,
@@ -112,7 +113,8 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 		User:      src.User,
 		Password:  src.Password,
 		Charset:   "utf8mb4",
-		Localhost: "dts",
+		Localhost: src.replicaName(),
+		Dialer:    d.dial,
 		// Times come as time.Time and are formatted by the reader: go-mysql formats them with
 		// fmt.Sprintf, a measurable share of decoding.
 		ParseTime:             true,
@@ -140,7 +142,7 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 		return errors.New("binlog reader: no start position")
 	}
 	if err != nil {
-		return classify(fmt.Errorf("start binlog stream at %s: %w", start, err))
+		return classify(fmt.Errorf("start binlog stream at %s: %w", start, d.fault.explain(err)))
 	}
 	for {
 		ev, err := streamer.GetEvent(ctx)
@@ -148,7 +150,7 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return classify(fmt.Errorf("read binlog after %s: %w", start, err))
+			return classify(fmt.Errorf("read binlog after %s: %w", start, d.fault.explain(err)))
 		}
 		if err := r.handle(ev, h); err != nil {
 			return err
@@ -211,10 +213,9 @@ func (r *Reader) handle(ev *replication.BinlogEvent, h Handler) error {
 				return err
 			}
 		}
-	case *replication.GenericEvent:
-		if hdr.EventType == replication.HEARTBEAT_EVENT || hdr.EventType == replication.HEARTBEAT_LOG_EVENT_V2 {
-			h.Idle()
-		}
+	case *replication.HeartbeatEvent:
+		// The server has nothing newer: the reader is caught up.
+		h.Idle()
 	}
 	return nil
 }

@@ -30,25 +30,66 @@ type Source struct {
 	Password string
 	// ServerID is the replica id the worker registers with.
 	ServerID uint32
+	// ReplicaName is the host name the worker registers with (SHOW SLAVE HOSTS shows it);
+	// default "dts".
+	ReplicaName string
+	// MaxPacket bounds one packet from the server (default DefaultMaxPacket): a row event or a
+	// result row larger than this fails the task instead of the worker's memory.
+	MaxPacket int
 }
+
+func (s Source) replicaName() string {
+	if s.ReplicaName == "" {
+		return "dts"
+	}
+	return s.ReplicaName
+}
+
+// Timeouts of the source connections. Every read and write of a packet has one, so a server
+// that stops answering fails the session instead of hanging it.
+const (
+	dialTimeout  = 10 * time.Second
+	queryTimeout = 2 * time.Minute
+)
 
 // Addr is host:port.
 func (s Source) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
-// Connect opens a client connection for queries. ctx bounds the dial.
+// dialer dials the source with a timeout and guards the connections (see guardConn); they fail
+// at once when life ends. Its fault holds what a guard refused.
+type dialer struct {
+	life  context.Context
+	src   Source
+	fault fault
+}
+
+func (s Source) dialer(life context.Context) *dialer { return &dialer{life: life, src: s} }
+
+func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	nd := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return guard(d.life, c, addr, d.src.MaxPacket, &d.fault), nil
+}
+
+// Connect opens a client connection for queries. It fails every call once ctx ends.
 func (s Source) Connect(ctx context.Context) (*client.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	c, err := client.ConnectWithDialer(ctx, "tcp", s.Addr(), s.User, s.Password, "", d.DialContext, func(c *client.Conn) error {
-		c.SetCharset("utf8mb4")
+	d := s.dialer(ctx)
+	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	c, err := client.ConnectWithDialer(dctx, "tcp", s.Addr(), s.User, s.Password, "", d.dial, func(c *client.Conn) error {
+		c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout
 		return nil
 	})
 	if err != nil {
-		return nil, classify(fmt.Errorf("connect to %s as %q: %w", s.Addr(), s.User, err))
+		return nil, classify(fmt.Errorf("connect to %s as %q: %w", s.Addr(), s.User, d.fault.explain(err)))
 	}
 	// TIMESTAMP values read by queries must match the binlog's, which the reader writes in UTC.
 	if _, err := c.Execute("SET time_zone = '+00:00'"); err != nil {
 		c.Close()
-		return nil, classify(fmt.Errorf("set session time zone on %s: %w", s.Addr(), err))
+		return nil, classify(fmt.Errorf("set session time zone on %s: %w", s.Addr(), d.fault.explain(err)))
 	}
 	return c, nil
 }
@@ -142,6 +183,10 @@ func CurrentPos(c *client.Conn, s *Server) (Pos, error) {
 	return p, nil
 }
 
+// ErrServerIDInUse means another replica of the source registered with the task's server id:
+// two replicas with one id disconnect each other for ever.
+var ErrServerIDInUse = errors.New("replica server id in use")
+
 // classify marks server errors the worker cannot retry its way out of.
 func classify(err error) error {
 	var me *mysql.MyError
@@ -153,7 +198,79 @@ func classify(err error) error {
 		mysql.ER_TABLEACCESS_DENIED_ERROR, mysql.ER_COLUMNACCESS_DENIED_ERROR:
 		return fmt.Errorf("%w: %w; check the source account: dts needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT", ErrAccessDenied, err)
 	case mysql.ER_MASTER_FATAL_ERROR_READING_BINLOG:
-		return fmt.Errorf("%w: %w", ErrPurged, err)
+		return classifyDump(me, err)
 	}
 	return err
+}
+
+// classifyDump sorts the server's error 1236, which covers every reason a binlog dump stops:
+// the server has only its message to tell them apart.
+func classifyDump(me *mysql.MyError, err error) error {
+	msg := strings.ToLower(me.Message)
+	has := func(words ...string) bool {
+		for _, w := range words {
+			if strings.Contains(msg, w) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("purged", "could not find first log file", "could not find gtid state", "too old"):
+		return fmt.Errorf("%w: %w", ErrPurged, err)
+	case has("same server_uuid", "same server_id", "same server id"):
+		return fmt.Errorf("%w: %w; another replica connected with this task's server id and the source dropped this one: give the task a server id no other replica uses (source.server_id)", ErrServerIDInUse, err)
+	case has("max_allowed_packet", "max_packet"):
+		return fmt.Errorf("%w: %w; an event is larger than the source's max_allowed_packet allows to send: raise max_allowed_packet on the source", ErrUnsupported, err)
+	case has("not in the master's binlog", "which is not in the", "is not in the binlog", "gtid", "not found"):
+		return fmt.Errorf("%w: %w; the source does not have the task's position in its binlog (was the source replaced, restored or its binlog reset?): resubmit the task to start afresh", ErrBadPosition, err)
+	}
+	return fmt.Errorf("the source stopped sending its binlog (error 1236): %w", err)
+}
+
+// CheckServerID fails with ErrServerIDInUse when another replica of the source registered with
+// server id id: the two would disconnect each other for ever. self is the host name this worker
+// registers with, so its own earlier registration is not mistaken for another replica. An
+// error without ErrServerIDInUse means the replicas could not be listed (a missing privilege).
+func CheckServerID(c *client.Conn, id uint32, self string) error {
+	r, err := c.Execute("SHOW SLAVE HOSTS")
+	if err != nil {
+		// MySQL 8.4 knows only the new name.
+		if r, err = c.Execute("SHOW REPLICAS"); err != nil {
+			return fmt.Errorf("list the source's replicas: %w", err)
+		}
+	}
+	col := func(names ...string) int {
+		for i, f := range r.Fields {
+			for _, n := range names {
+				if strings.EqualFold(string(f.Name), n) {
+					return i
+				}
+			}
+		}
+		return -1
+	}
+	idCol, hostCol, portCol := col("Server_id"), col("Host"), col("Port")
+	if idCol < 0 {
+		return nil
+	}
+	for i := range r.RowNumber() {
+		sid, _ := r.GetUint(i, idCol)
+		if uint32(sid) != id {
+			continue
+		}
+		host := ""
+		if hostCol >= 0 {
+			host, _ = r.GetString(i, hostCol)
+		}
+		if host == self {
+			continue
+		}
+		port := int64(0)
+		if portCol >= 0 {
+			port, _ = r.GetInt(i, portCol)
+		}
+		return fmt.Errorf("%w: server id %d is already used by another replica of the source (host %q, port %d): two replicas with one server id disconnect each other; give the task a free id (source.server_id)", ErrServerIDInUse, id, host, port)
+	}
+	return nil
 }
