@@ -60,7 +60,21 @@ type Kafka struct {
 	FlatFormat bool `json:"flat_format"`
 	// Compression is none, gzip, snappy, lz4 (default) or zstd.
 	Compression string `json:"compression,omitempty"`
+	// MaxMessageBytes is the largest message sent, as Kafka measures it against
+	// max.message.bytes; absent: the cluster's message.max.bytes (and a topic's own
+	// max.message.bytes where it is lower).
+	MaxMessageBytes int `json:"max_message_bytes,omitempty"`
+	// OversizedRows says what happens to a row whose message is larger than that: "fail"
+	// (default: the task stops, Failed, naming the row, and resumes at it once changed) or
+	// "skip" (the row is not sent; it is counted and reported).
+	OversizedRows string `json:"oversized_rows,omitempty"`
 }
+
+// What to do with a row larger than the topic accepts.
+const (
+	OversizedFail = "fail"
+	OversizedSkip = "skip"
+)
 
 // Filter selects tables of one database, and optionally rows of them.
 type Filter struct {

@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -71,15 +73,43 @@ type Status struct {
 type SnapshotProgress struct {
 	// Pos is the binlog position taken before the copy; streaming starts there after it.
 	Pos string `json:"pos"`
-	// Tables lists the tables to copy as db.table, in copy order.
-	Tables     []string `json:"tables"`
-	TablesDone int      `json:"tables_done"`
+	// Tables lists the tables to copy, in copy order.
+	Tables     []TableRef `json:"tables"`
+	TablesDone int        `json:"tables_done"`
 	// Table is the table being copied and LastKey the primary key of its last copied row.
-	Table         string          `json:"table,omitempty"`
+	Table         *TableRef       `json:"table,omitempty"`
 	LastKey       json.RawMessage `json:"last_key,omitempty"`
 	RowsCopied    uint64          `json:"rows_copied"`
 	RowsEstimated uint64          `json:"rows_estimated"`
 	Done          bool            `json:"done"`
+}
+
+// TableRef names a table by its database and its name, kept apart: either may contain a dot.
+type TableRef struct {
+	DB    string `json:"db"`
+	Table string `json:"table"`
+}
+
+// String is db.table, for people.
+func (t TableRef) String() string { return t.DB + "." + t.Table }
+
+// UnmarshalJSON reads {"db":..,"table":..}, and the "db.table" strings of statuses saved before
+// names were kept apart (split at the first dot, which is what those statuses meant).
+func (t *TableRef) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		db, table, ok := strings.Cut(s, ".")
+		if !ok {
+			return fmt.Errorf("table %q is not db.table", s)
+		}
+		*t = TableRef{DB: db, Table: table}
+		return nil
+	}
+	type plain TableRef
+	return json.Unmarshal(b, (*plain)(t))
 }
 
 // JobInfo is the scheduler's view of a task's worker (a Nomad job, or the local supervisor).

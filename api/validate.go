@@ -125,6 +125,14 @@ func (k *Kafka) validate(field string) error {
 			return FieldError(fmt.Sprintf("%s.exclude_columns[%d]", field, i), "is empty")
 		}
 	}
+	if k.MaxMessageBytes < 0 || k.MaxMessageBytes > 0 && (k.MaxMessageBytes < 1024 || k.MaxMessageBytes > 64<<20) {
+		return FieldError(field+".max_message_bytes", "must be between 1024 and %d bytes, got %d", 64<<20, k.MaxMessageBytes)
+	}
+	switch k.OversizedRows {
+	case "", OversizedFail, OversizedSkip:
+	default:
+		return FieldError(field+".oversized_rows", "unknown policy %q: use fail or skip", k.OversizedRows)
+	}
 	switch k.Compression {
 	case "", "none", "gzip", "snappy", "lz4", "zstd":
 	default:

@@ -5,6 +5,7 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/binlog"
+	"github.com/dtsrepl/dts/worker/produce"
 )
 
 // permanentError marks a failure retrying cannot fix: the task is marked Failed with the
@@ -26,5 +27,6 @@ func isPermanent(err error) bool {
 	var apiErr *api.Error
 	return errors.As(err, &p) || errors.As(err, &apiErr) ||
 		errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrAccessDenied) || errors.Is(err, binlog.ErrUnsupported) ||
-		errors.Is(err, binlog.ErrBadPosition)
+		errors.Is(err, binlog.ErrBadPosition) || errors.Is(err, binlog.ErrInsecureAuth) || errors.Is(err, binlog.ErrNotMySQL) ||
+		errors.Is(err, binlog.ErrPacketTooLarge) || errors.Is(err, binlog.ErrServerIDInUse) || errors.Is(err, produce.ErrRejected)
 }

@@ -20,6 +20,8 @@ type metrics struct {
 	checkpointTS prometheus.Gauge
 	snapshotRows prometheus.Counter
 	starts       prometheus.Counter
+	oversized    prometheus.Counter
+	kafkaStalled prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -55,11 +57,17 @@ func newMetrics() *metrics {
 		snapshotRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_snapshot_rows_total", Help: "Rows read by the initial copy.",
 		}),
+		oversized: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_rows_oversized_total", Help: "Rows not sent because their message was larger than the topic accepts (kafka.oversized_rows skip).",
+		}),
+		kafkaStalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dts_worker_kafka_stalled_seconds", Help: "How long messages have waited for Kafka without any acknowledgement (0: none waiting, or acknowledgements coming).",
+		}),
 		starts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a rate limit change needs none).",
 		}),
 	}
-	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts,
+	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -31,6 +31,8 @@ type load struct {
 	db   *testenv.MariaDB
 	mu   sync.Mutex
 	want map[int]int
+	// pause, if set, is slept between transactions (a steady rate instead of a flood).
+	pause time.Duration
 }
 
 func newLoad(db *testenv.MariaDB) *load {
@@ -72,6 +74,9 @@ func (l *load) run(t *testing.T, ctx context.Context, keys int, seed int64) erro
 			if _, err := c.Execute("COMMIT"); err != nil {
 				return err
 			}
+		}
+		if l.pause > 0 {
+			time.Sleep(l.pause)
 		}
 	}
 	return nil

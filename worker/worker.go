@@ -46,8 +46,12 @@ type Config struct {
 	SnapshotChunkRows int
 	// RetryMin and RetryMax bound the backoff between attempts after a transient failure.
 	RetryMin, RetryMax time.Duration
-	// StopTimeout bounds how long a stop waits for Kafka to acknowledge what is in flight.
+	// StopTimeout is the stop budget (default 30s): everything a stop does — waiting for Kafka
+	// to acknowledge what is in flight, saving the checkpoint, releasing the lock — ends within
+	// it. Keep it well inside the scheduler's kill timeout (the Nomad job gives 60s).
 	StopTimeout time.Duration
+	// MaxPacketBytes bounds one packet from the source (a row event); default 256 MiB.
+	MaxPacketBytes int
 	// Pprof serves Go's profiles under /debug/pprof/ on the listener.
 	Pprof bool
 }
@@ -91,6 +95,9 @@ type Worker struct {
 	log     *slog.Logger
 	metrics *metrics
 	board   board
+
+	// stopCtx ends StopTimeout after Run's context ends: the budget of everything a stop does.
+	stopCtx context.Context
 }
 
 // New returns a worker for cfg.
@@ -110,6 +117,12 @@ func New(cfg Config) *Worker {
 // (store.ErrLockLost). Transient failures are retried with backoff; failures only an operator
 // can fix mark the task Failed and wait for its spec to change.
 func (w *Worker) Run(ctx context.Context) error {
+	stopCtx, stopped := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopped()
+	budget := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.StopTimeout, stopped) })
+	defer budget()
+	w.stopCtx = stopCtx
+
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if w.cfg.Listener != nil {
@@ -121,11 +134,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.log.Error("worker http server", "err", err)
 			}
 		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
+		defer func() { _ = srv.Shutdown(w.stopCtx) }()
 	}
 
 	w.log.Info("waiting for the task lock", "worker", w.cfg.Name)
@@ -138,9 +147,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("holding the task lock")
 	defer func() {
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := w.cfg.Control.Unlock(uctx); err != nil {
+		if err := w.cfg.Control.Unlock(w.stopCtx); err != nil {
 			w.log.Warn("release task lock", "err", err)
 		}
 	}()
@@ -160,36 +167,55 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.loop(runCtx)
 }
 
-// loop runs sessions, one per spec version, until ctx ends.
+// loop runs sessions, one per attempt, until ctx ends. Every attempt starts from the task as
+// it is stored now, so an edit made while the task fails or retries is what the next attempt
+// runs.
 func (w *Worker) loop(ctx context.Context) error {
-	task, err := w.cfg.Control.Task(ctx)
-	if err != nil {
-		return w.exit(ctx, fmt.Errorf("read task: %w", err))
-	}
 	backoff := w.cfg.RetryMin
+	first := true
 	for {
+		task, err := w.cfg.Control.Task(ctx)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
+				return w.exit(ctx, err)
+			}
+			w.retrying(ctx, fmt.Errorf("read task: %w", err), backoff)
+			if _, ok := w.wait(ctx, nil, backoff); !ok {
+				return w.exit(ctx, nil)
+			}
+			backoff = min(backoff*2, w.cfg.RetryMax)
+			continue
+		}
 		prev, err := w.cfg.Control.Status(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return w.exit(ctx, nil)
 			}
 			w.retrying(ctx, fmt.Errorf("read task status: %w", err), backoff)
-			if !sleep(ctx, backoff) {
+			if _, ok := w.wait(ctx, task, backoff); !ok {
 				return w.exit(ctx, nil)
 			}
 			backoff = min(backoff*2, w.cfg.RetryMax)
 			continue
 		}
 		w.board.resume(prev, task.Version)
+		if first {
+			// Say at once that this worker has the task (the status said "waiting for the task
+			// lock"), keeping the checkpoint it read.
+			first = false
+			w.board.set(func(st *api.Status) { st.Message = "starting" })
+			if err := w.save(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("save status", "err", err)
+			}
+		}
 
 		sctx, stop := context.WithCancelCause(ctx)
 		s := newSession(w, task)
-		next := make(chan *api.Task, 1)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.watchSpec(sctx, task, s, next, stop)
+			w.watchSpec(sctx, task, s, stop)
 		}()
 		started := time.Now()
 		err = s.run(sctx, prev)
@@ -200,8 +226,7 @@ func (w *Worker) loop(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return w.exit(ctx, nil)
 		case errors.Is(err, errSpecChanged):
-			task = <-next
-			w.log.Info("task spec changed: restarting the pipeline from the checkpoint", "version", task.Version)
+			w.log.Info("task spec changed: restarting the pipeline from the checkpoint")
 			backoff = w.cfg.RetryMin
 			continue
 		case errors.Is(err, store.ErrNotFound):
@@ -211,11 +236,9 @@ func (w *Worker) loop(ctx context.Context) error {
 		case isPermanent(err):
 			w.log.Error("task failed", "err", err)
 			w.failed(ctx, err)
-			t, werr := w.waitForFix(ctx, task.Version)
-			if werr != nil {
+			if _, werr := w.waitForFix(ctx, task.Version); werr != nil {
 				return w.exit(ctx, werr)
 			}
-			task = t
 			backoff = w.cfg.RetryMin
 			continue
 		default:
@@ -224,16 +247,52 @@ func (w *Worker) loop(ctx context.Context) error {
 			}
 			w.log.Warn("pipeline stopped; retrying", "err", err, "in", backoff)
 			w.retrying(ctx, err, backoff)
-			if !sleep(ctx, backoff) {
+			changed, ok := w.wait(ctx, task, backoff)
+			if !ok {
 				return w.exit(ctx, nil)
+			}
+			if changed {
+				backoff = w.cfg.RetryMin // the operator changed something: try it at once
+				continue
 			}
 			backoff = min(backoff*2, w.cfg.RetryMax)
 		}
 	}
 }
 
-// watchSpec applies spec changes: a new rate limit live, anything else by stopping the session.
-func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, next chan<- *api.Task, stop context.CancelCauseFunc) {
+// wait sleeps d before the next attempt, saving the status every HeartbeatInterval so it shows
+// the worker alive and the lag growing. It returns early, changed, when the task's spec changes
+// (task nil: no watching), and ok false when ctx ends.
+func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (changed, ok bool) {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	edited := make(chan struct{})
+	if task != nil {
+		go func() {
+			if _, err := w.cfg.Control.WatchTask(wctx, task.Version); err == nil {
+				close(edited)
+			}
+		}()
+	}
+	beat := time.NewTicker(w.cfg.HeartbeatInterval)
+	defer beat.Stop()
+	for {
+		select {
+		case <-edited:
+			return true, true
+		case <-beat.C:
+			if err := w.save(wctx); err != nil && wctx.Err() == nil {
+				w.log.Warn("save status", "err", err)
+			}
+		case <-wctx.Done():
+			return false, ctx.Err() == nil
+		}
+	}
+}
+
+// watchSpec applies spec changes: a new rate limit live, anything else by stopping the session
+// (the loop then reads the new spec).
+func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, stop context.CancelCauseFunc) {
 	cur := task
 	for {
 		t, err := w.cfg.Control.WatchTask(ctx, cur.Version)
@@ -258,7 +317,6 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, next
 			cur = t
 			continue
 		}
-		next <- t
 		stop(errSpecChanged)
 		return
 	}
@@ -300,9 +358,8 @@ func (w *Worker) exit(ctx context.Context, err error) error {
 			st.Message = "stopped"
 		}
 	})
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if serr := w.save(sctx); serr != nil && !errors.Is(serr, store.ErrLockLost) {
+	w.board.setCaughtUp(false)
+	if serr := w.save(w.stopCtx); serr != nil && !errors.Is(serr, store.ErrLockLost) {
 		w.log.Warn("save final status", "err", serr)
 	}
 	w.log.Info("worker stopped")
@@ -311,6 +368,7 @@ func (w *Worker) exit(ctx context.Context, err error) error {
 
 func (w *Worker) retrying(ctx context.Context, err error, in time.Duration) {
 	w.metrics.errors.Inc()
+	w.board.setCaughtUp(false)
 	w.board.set(func(st *api.Status) {
 		st.Message = fmt.Sprintf("retrying in %s: %v", in.Round(time.Second), err)
 	})
@@ -332,8 +390,8 @@ func (w *Worker) failed(ctx context.Context, err error) {
 
 // save writes the current status through the Control (fenced by the lock).
 func (w *Worker) save(ctx context.Context) error {
-	st := w.board.snapshot()
-	st.UpdatedAt = time.Now()
+	st := w.board.stamp()
+	w.metrics.lag.Set(st.LagSeconds)
 	return w.cfg.Control.SaveStatus(ctx, &st)
 }
 

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +32,8 @@ type harness struct {
 	done   chan error
 	w      *worker.Worker
 	addr   string
+	// configure, if set, adjusts the worker's configuration before start.
+	configure func(*worker.Config)
 }
 
 func newHarness(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka) *harness {
@@ -40,7 +44,21 @@ func newHarness(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka) *harnes
 func (h *harness) spec(spec api.TaskSpec) {
 	h.t.Helper()
 	spec.Source = &api.Source{Host: h.db.Host, Port: h.db.Port, Username: h.db.User, Password: h.db.Password}
-	spec.Kafka.Addr = h.kafka.Addr()
+	h.write(spec)
+}
+
+// specAt writes the task file for a source at host:port.
+func (h *harness) specAt(host string, port int, spec api.TaskSpec) {
+	h.t.Helper()
+	spec.Source = &api.Source{Host: host, Port: port, Username: "repl", Password: "pw"}
+	h.write(spec)
+}
+
+func (h *harness) write(spec api.TaskSpec) {
+	h.t.Helper()
+	if spec.Kafka.Addr == "" {
+		spec.Kafka.Addr = h.kafka.Addr()
+	}
 	b, err := json.Marshal(api.SubmitRequest{Task: &spec})
 	if err != nil {
 		h.t.Fatal(err)
@@ -60,7 +78,7 @@ func (h *harness) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)
-	h.w = worker.New(worker.Config{
+	cfg := worker.Config{
 		TaskID:         1,
 		Control:        file.New(1, filepath.Join(h.dir, "task.json"), filepath.Join(h.dir, "state")),
 		Listener:       ln,
@@ -68,7 +86,11 @@ func (h *harness) start() {
 		StatusInterval: 100 * time.Millisecond,
 		RetryMin:       100 * time.Millisecond,
 		RetryMax:       time.Second,
-	})
+	}
+	if h.configure != nil {
+		h.configure(&cfg)
+	}
+	h.w = worker.New(cfg)
 	go func() { h.done <- h.w.Run(ctx) }()
 	h.t.Cleanup(h.stop)
 }
@@ -101,7 +123,13 @@ func (h *harness) status() *api.Status {
 // waitStatus polls the saved status until ok accepts it.
 func (h *harness) waitStatus(what string, ok func(*api.Status) bool) *api.Status {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	return h.waitStatusWithin(60*time.Second, what, ok)
+}
+
+// waitStatusWithin is waitStatus with another timeout.
+func (h *harness) waitStatusWithin(timeout time.Duration, what string, ok func(*api.Status) bool) *api.Status {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		st := h.status()
 		if st != nil && ok(st) {
@@ -116,6 +144,28 @@ func (h *harness) waitStatus(what string, ok func(*api.Status) bool) *api.Status
 
 func (h *harness) running() *api.Status {
 	return h.waitStatus("Running", func(st *api.Status) bool { return st.State == api.StateRunning && st.Pos != "" })
+}
+
+// get reads one of the worker's HTTP endpoints.
+func (h *harness) get(path string) string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.addr + path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func jsonDecode(t *testing.T, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%v: %s", err, s)
+	}
 }
 
 func values(t *testing.T, recs []testenv.Record) []map[string]any {

@@ -61,9 +61,9 @@ func NewStatus(worker string, rows uint64) *api.Status {
 		RowsSent:        rows,
 		Snapshot: &api.SnapshotProgress{
 			Pos:           "MariaDB/0-1-100",
-			Tables:        []string{"shop.orders_1", "shop.orders_2"},
+			Tables:        []api.TableRef{{DB: "shop", Table: "orders_1"}, {DB: "shop.v2", Table: "orders_2"}},
 			TablesDone:    1,
-			Table:         "shop.orders_2",
+			Table:         &api.TableRef{DB: "shop.v2", Table: "orders_2"},
 			LastKey:       json.RawMessage(`[42,"x"]`),
 			RowsCopied:    10,
 			RowsEstimated: 20,

@@ -121,6 +121,9 @@ type Table struct {
 	PK []int
 }
 
+// String is "db.table", for messages.
+func (t *Table) String() string { return t.Schema + "." + t.Name }
+
 // ColumnIndex returns the index of the named column (case-insensitive, as in MySQL), or -1.
 func (t *Table) ColumnIndex(name string) int {
 	for i := range t.Columns {

@@ -19,7 +19,8 @@ type Options struct {
 	// Flat puts the row's columns at the top level with __db, __table, __op, __ts_ms and
 	// __deleted instead of nesting them under "data".
 	Flat bool
-	// Exclude lists column names (case-insensitive) left out of every message.
+	// Exclude lists column names (case-insensitive) left out of every message. A table whose
+	// message key would need an excluded column cannot be encoded: see KeyExcluded.
 	Exclude []string
 }
 
@@ -56,6 +57,20 @@ func (e *Encoder) mask(t *change.Table) []bool {
 	}
 	e.masks[t] = m
 	return m
+}
+
+// KeyExcluded names a column of t's primary key that is excluded, "" if none. Such a table's
+// rows cannot be sent: the key carries the primary key, and excluded means excluded everywhere.
+func (e *Encoder) KeyExcluded(t *change.Table) string {
+	if e.exclude == nil {
+		return ""
+	}
+	for _, i := range t.PK {
+		if e.exclude[strings.ToLower(t.Columns[i].Name)] {
+			return t.Columns[i].Name
+		}
+	}
+	return ""
 }
 
 // Value appends ev's message value to dst. commit and xid mark the last row of a transaction.

@@ -141,6 +141,24 @@ func (s *Set) Table(db, table string) bool {
 	return in
 }
 
+// Unmatched returns the indexes of the filters that select none of the tables, in filter order.
+func (s *Set) Unmatched(tables []api.TableRef) []int {
+	var out []int
+	for i, f := range s.filters {
+		found := false
+		for _, t := range tables {
+			if f.selects(t.DB, t.Table) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
 // Database reports whether any filter names database db (used for database-level DDL).
 func (s *Set) Database(db string) bool {
 	_, ok := s.dbs[db]

@@ -6,11 +6,14 @@ package produce
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -29,21 +32,61 @@ type Config struct {
 	Compression string
 	// MaxInFlightBytes bounds the bytes sent and not yet acknowledged (default 64 MiB).
 	MaxInFlightBytes int64
-	Logger           *slog.Logger
+	// MaxMessageBytes is the largest message the producer sends, as Kafka measures it against
+	// max.message.bytes (a one-record batch). 0 takes the cluster's message.max.bytes, and a
+	// topic's own max.message.bytes where it is lower.
+	MaxMessageBytes int
+	// MaxResponseBytes bounds one response from a broker (default 32 MiB).
+	MaxResponseBytes int
+	// TLS, when set, encrypts the broker connections.
+	TLS    *tls.Config
+	Logger *slog.Logger
 	// OnAck, if set, is called for every acknowledged message.
 	OnAck func()
 }
 
-// ErrDelivery wraps a message Kafka did not accept after retries.
-var ErrDelivery = errors.New("kafka delivery failed")
+// Errors of delivery.
+var (
+	// ErrDelivery wraps a message Kafka did not accept.
+	ErrDelivery = errors.New("kafka delivery failed")
+	// ErrRejected marks failures sending again cannot fix: the broker refuses the message or the
+	// producer itself (too large, not authorized, invalid topic, not a Kafka broker). Errors
+	// match it with errors.Is; their text is the cause's.
+	ErrRejected = errors.New("kafka failure that retrying cannot fix")
+	// ErrTooLarge: the message is larger than the topic accepts. Wrapped with ErrRejected.
+	ErrTooLarge = errors.New("message larger than the topic accepts")
+)
 
-// Producer is an asynchronous producer with acknowledgement callbacks.
+// Defaults.
+const (
+	defaultMaxMessageBytes  = 1000000
+	defaultMaxResponseBytes = 32 << 20
+	dialTimeout             = 10 * time.Second
+	// batchOverhead is what a record batch of one message adds to it, as Kafka measures
+	// max.message.bytes: the batch header (61 bytes) and sarama's bound on a record's own
+	// overhead (36).
+	batchOverhead = 61 + 36
+)
+
+// Producer is an asynchronous producer with acknowledgement callbacks. After its first
+// delivery failure it sends nothing more: every connection is cut at once (see dialer), so a
+// message queued behind the failed one can never reach Kafka before it.
 type Producer struct {
+	client   sarama.Client
+	admin    sarama.ClusterAdmin
 	ap       sarama.AsyncProducer
+	dialer   *dialer
 	sem      *semaphore.Weighted
 	maxBytes int64
 	log      *slog.Logger
 	onAck    func()
+
+	limit    int // the largest message, by the producer's own bound
+	limitsMu sync.Mutex
+	limits   map[string]topicLimit
+
+	inflight     atomic.Int64
+	lastProgress atomic.Int64 // unix nanoseconds of the last ack, or of a send after none was in flight
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -51,12 +94,26 @@ type Producer struct {
 	done     chan struct{}
 }
 
+type topicLimit struct {
+	bytes int
+	at    time.Time
+}
+
+// topicLimitTTL is how long a topic's max.message.bytes is believed.
+const topicLimitTTL = 5 * time.Minute
+
 // envelope carries a message and its bookkeeping in one allocation.
 type envelope struct {
-	msg   sarama.ProducerMessage
-	acker Acker
-	size  int64
-	hash  uint32
+	msg    sarama.ProducerMessage
+	acker  Acker
+	size   int64
+	hash   uint32
+	origin fmt.Stringer
+}
+
+func init() {
+	// sarama's own bound on a response, for the reads it checks (ours are checked by dialer).
+	sarama.MaxResponseSize = defaultMaxResponseBytes
 }
 
 // New connects to the cluster.
@@ -64,54 +121,112 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.MaxInFlightBytes <= 0 {
 		cfg.MaxInFlightBytes = 64 << 20
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = defaultMaxResponseBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	sc, err := saramaConfig(cfg)
+	d := newDialer(dialTimeout, cfg.MaxResponseBytes, cfg.TLS)
+	sc, err := saramaConfig(cfg, d)
 	if err != nil {
 		return nil, err
 	}
-	ap, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
+	addrs := strings.Join(cfg.Brokers, ",")
+	client, err := sarama.NewClient(cfg.Brokers, sc)
 	if err != nil {
-		return nil, fmt.Errorf("connect to kafka %s: %w", strings.Join(cfg.Brokers, ","), err)
+		return nil, connectError(addrs, d, err)
 	}
 	p := &Producer{
-		ap:       ap,
+		client:   client,
+		dialer:   d,
 		sem:      semaphore.NewWeighted(cfg.MaxInFlightBytes),
 		maxBytes: cfg.MaxInFlightBytes,
 		log:      cfg.Logger,
 		onAck:    cfg.OnAck,
+		limits:   map[string]topicLimit{},
 		failed:   make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	if admin, err := sarama.NewClusterAdminFromClient(client); err == nil {
+		p.admin = admin
+	} else {
+		p.log.Warn("kafka admin requests unavailable: message size limits are not read from the cluster", "err", err)
+	}
+	p.limit = cfg.MaxMessageBytes
+	if p.limit <= 0 {
+		p.limit = p.brokerLimit()
+	}
+	// sarama bounds a batch, uncompressed, by MaxMessageBytes: keep every batch within what
+	// the broker accepts.
+	sc.Producer.MaxMessageBytes = p.limit - 12
+	ap, err := sarama.NewAsyncProducerFromClient(client)
+	if err != nil {
+		client.Close()
+		return nil, connectError(addrs, d, err)
+	}
+	p.ap = ap
 	go p.acks()
 	return p, nil
 }
 
-func saramaConfig(cfg Config) (*sarama.Config, error) {
+// rejected is an error retrying cannot fix; it reads as its cause.
+type rejected struct{ err error }
+
+func (r rejected) Error() string        { return r.err.Error() }
+func (r rejected) Unwrap() error        { return r.err }
+func (r rejected) Is(target error) bool { return target == ErrRejected }
+
+func reject(err error) error { return rejected{err} }
+
+// connectError explains a failure to reach the cluster, with what the dialer saw.
+func connectError(addrs string, d *dialer, err error) error {
+	if f := d.firstFault(); f != nil {
+		return reject(fmt.Errorf("connect to kafka %s: %w", addrs, f))
+	}
+	if last, _ := d.lastError(); last != nil {
+		return fmt.Errorf("connect to kafka %s: %w (%v)", addrs, err, last)
+	}
+	return fmt.Errorf("connect to kafka %s: %w", addrs, err)
+}
+
+func saramaConfig(cfg Config, d *dialer) (*sarama.Config, error) {
 	sc := sarama.NewConfig()
 	sc.Version = sarama.V2_1_0_0
 	sc.ClientID = cfg.ClientID
 	if sc.ClientID == "" {
 		sc.ClientID = "dts"
 	}
+	// Every connection goes through the dialer: TLS is done there, so the frame checks see
+	// Kafka's bytes and not TLS records.
+	sc.Net.Proxy.Enable = true
+	sc.Net.Proxy.Dialer = d
 	sc.Net.MaxOpenRequests = 1 // with idempotence, keeps each partition in order across retries
-	sc.Net.DialTimeout = 10 * time.Second
+	sc.Net.DialTimeout = dialTimeout
+	sc.Net.ReadTimeout = 30 * time.Second
+	sc.Net.WriteTimeout = 30 * time.Second
+	// Once the producer has failed, or the address turned out not to be Kafka, nothing is worth
+	// waiting for.
+	backoff := func(d0 time.Duration) time.Duration {
+		if d.isBlown() || d.firstFault() != nil {
+			return 0
+		}
+		return d0
+	}
 	sc.Metadata.Retry.Max = 10
-	sc.Metadata.Retry.Backoff = 500 * time.Millisecond
+	sc.Metadata.Retry.BackoffFunc = func(int, int) time.Duration { return backoff(500 * time.Millisecond) }
 	sc.Metadata.AllowAutoTopicCreation = true
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Retry.Max = 20
 	sc.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
-		d := 100 * time.Millisecond << min(retries, 5)
-		return min(d, 3*time.Second)
+		return backoff(min(100*time.Millisecond<<min(retries, 5), 3*time.Second))
 	}
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
 	sc.Producer.Flush.Bytes = 1 << 20
 	sc.Producer.Flush.Frequency = 5 * time.Millisecond
-	sc.Producer.MaxMessageBytes = 1000000
+	sc.Producer.MaxMessageBytes = defaultMaxMessageBytes
 	sc.Producer.Partitioner = newPartitioner
 	sc.ChannelBufferSize = 4096
 	switch cfg.Compression {
@@ -134,9 +249,64 @@ func saramaConfig(cfg Config) (*sarama.Config, error) {
 	return sc, nil
 }
 
-// Send queues a message; a is acknowledged once Kafka has it. Send blocks while the in-flight
-// budget is spent, and fails once the producer has failed.
-func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, hash uint32, a Acker) error {
+// brokerLimit reads the cluster's message.max.bytes, the limit of topics that set none.
+func (p *Producer) brokerLimit() int {
+	if p.admin == nil {
+		return defaultMaxMessageBytes
+	}
+	brokers := p.client.Brokers()
+	if len(brokers) == 0 {
+		return defaultMaxMessageBytes
+	}
+	entries, err := p.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(brokers[0].ID())), ConfigNames: []string{"message.max.bytes"}})
+	if err != nil {
+		p.log.Warn("read the cluster's message.max.bytes; assuming Kafka's default", "err", err, "default", defaultMaxMessageBytes)
+		return defaultMaxMessageBytes
+	}
+	return configInt(entries, "message.max.bytes", defaultMaxMessageBytes)
+}
+
+func configInt(entries []sarama.ConfigEntry, name string, def int) int {
+	for _, e := range entries {
+		if e.Name == name {
+			if n, err := strconv.Atoi(e.Value); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return def
+}
+
+// Limit is the largest message the producer sends to topic: the topic's max.message.bytes
+// when it is lower than the producer's own bound.
+func (p *Producer) Limit(topic string) int {
+	p.limitsMu.Lock()
+	l, ok := p.limits[topic]
+	p.limitsMu.Unlock()
+	if ok && time.Since(l.at) < topicLimitTTL {
+		return l.bytes
+	}
+	limit := p.limit
+	if p.admin != nil {
+		entries, err := p.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
+		if err == nil {
+			limit = min(limit, configInt(entries, "max.message.bytes", limit))
+		}
+		// A topic that does not exist yet is created with the cluster's default.
+	}
+	p.limitsMu.Lock()
+	p.limits[topic] = topicLimit{bytes: limit, at: time.Now()}
+	p.limitsMu.Unlock()
+	return limit
+}
+
+// Size is the size Kafka measures of a message with this key and value.
+func Size(key, value []byte) int { return batchOverhead + len(key) + len(value) }
+
+// Send queues a message; a is acknowledged once Kafka has it. origin names where the row comes
+// from (its table) in error messages. Send blocks while the in-flight budget is spent, and fails once the
+// producer has failed.
+func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, hash uint32, a Acker, origin fmt.Stringer) error {
 	size := int64(len(key)+len(value)) + 64
 	if size > p.maxBytes {
 		size = p.maxBytes
@@ -150,20 +320,25 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, ha
 		return p.err
 	default:
 	}
-	env := &envelope{acker: a, size: size, hash: hash}
+	env := &envelope{acker: a, size: size, hash: hash, origin: origin}
 	env.msg.Topic = topic
 	if key != nil {
 		env.msg.Key = sarama.ByteEncoder(key)
 	}
 	env.msg.Value = sarama.ByteEncoder(value)
 	env.msg.Metadata = env
+	if p.inflight.Add(1) == 1 {
+		p.lastProgress.Store(time.Now().UnixNano())
+	}
 	select {
 	case p.ap.Input() <- &env.msg:
 		return nil
 	case <-p.failed:
+		p.inflight.Add(-1)
 		p.sem.Release(size)
 		return p.err
 	case <-ctx.Done():
+		p.inflight.Add(-1)
 		p.sem.Release(size)
 		return ctx.Err()
 	}
@@ -182,8 +357,25 @@ func (p *Producer) Err() error {
 	}
 }
 
+// Stalled reports how long messages have waited for Kafka without any acknowledgement (0 when
+// none is waiting or acknowledgements come), and the last network failure seen.
+func (p *Producer) Stalled() (time.Duration, error) {
+	if p.inflight.Load() == 0 {
+		return 0, nil
+	}
+	since := time.Since(time.Unix(0, p.lastProgress.Load()))
+	err, at := p.dialer.lastError()
+	if at.UnixNano() < p.lastProgress.Load() {
+		err = nil // a failure from before the last progress is over
+	}
+	return since, err
+}
+
+// fail records the first failure and cuts every connection before anything queued behind the
+// failed message can be written.
 func (p *Producer) fail(err error) {
 	p.failOnce.Do(func() {
+		p.dialer.blow()
 		p.err = err
 		close(p.failed)
 	})
@@ -201,6 +393,8 @@ func (p *Producer) acks() {
 				continue
 			}
 			env := m.Metadata.(*envelope)
+			p.lastProgress.Store(time.Now().UnixNano())
+			p.inflight.Add(-1)
 			env.acker.Ack()
 			p.sem.Release(env.size)
 			if p.onAck != nil {
@@ -211,31 +405,84 @@ func (p *Producer) acks() {
 				errs = nil
 				continue
 			}
+			// sarama's partition producer waits for this receive and then backs off: the fuse
+			// is blown before it can try the next message.
+			p.fail(p.deliveryError(e))
 			env := e.Msg.Metadata.(*envelope)
+			p.inflight.Add(-1)
 			p.sem.Release(env.size)
-			p.fail(deliveryError(e))
 		}
 	}
 }
 
-func deliveryError(e *sarama.ProducerError) error {
-	hint := ""
-	switch {
-	case errors.Is(e.Err, sarama.ErrMessageSizeTooLarge):
-		hint = "; the row is larger than the topic's max.message.bytes: raise it on the topic or exclude the large columns (kafka.exclude_columns)"
-	case errors.Is(e.Err, sarama.ErrTopicAuthorizationFailed):
-		hint = "; the producer may not write to this topic"
-	case errors.Is(e.Err, sarama.ErrInvalidTopic):
-		hint = "; the topic name is not valid in this cluster"
-	}
-	return fmt.Errorf("%w: topic %s partition %d: %w%s", ErrDelivery, e.Msg.Topic, e.Msg.Partition, e.Err, hint)
+// permanentErrors are broker answers sending again cannot change.
+var permanentErrors = []error{
+	sarama.ErrMessageSizeTooLarge, sarama.ErrInvalidMessageSize,
+	sarama.ErrTopicAuthorizationFailed, sarama.ErrClusterAuthorizationFailed, sarama.ErrTransactionalIDAuthorizationFailed,
+	sarama.ErrInvalidTopic, sarama.ErrInvalidRecord, sarama.ErrPolicyViolation, sarama.ErrUnsupportedCompressionType,
+	sarama.ErrUnsupportedForMessageFormat, sarama.ErrInvalidRequiredAcks, sarama.ErrSASLAuthenticationFailed,
 }
 
-// Close flushes what is queued, waits for the results and releases the connection.
-func (p *Producer) Close() error {
+func (p *Producer) deliveryError(e *sarama.ProducerError) error {
+	env, _ := e.Msg.Metadata.(*envelope)
+	where := fmt.Sprintf("topic %s", e.Msg.Topic)
+	if env != nil && env.origin != nil {
+		where += " (row of " + env.origin.String() + ")"
+	}
+	if f := p.dialer.firstFault(); f != nil {
+		return reject(fmt.Errorf("%w: %s: %w", ErrDelivery, where, f))
+	}
+	if errors.Is(e.Err, sarama.ErrMessageSizeTooLarge) {
+		size := 0
+		if env != nil {
+			size = e.Msg.ByteSize(2) - 36 + batchOverhead
+		}
+		return reject(fmt.Errorf("%w: %w: %s: a %d-byte message is larger than the topic or the producer accepts (%d bytes): raise max.message.bytes on the topic and kafka.max_message_bytes, exclude the large columns (kafka.exclude_columns), or set kafka.oversized_rows to \"skip\"",
+			ErrDelivery, ErrTooLarge, where, size, p.limit))
+	}
+	for _, perm := range permanentErrors {
+		if errors.Is(e.Err, perm) {
+			hint := ""
+			switch {
+			case errors.Is(e.Err, sarama.ErrTopicAuthorizationFailed), errors.Is(e.Err, sarama.ErrClusterAuthorizationFailed):
+				hint = ": grant the producer WRITE on the topic (and IDEMPOTENT_WRITE on the cluster for old brokers)"
+			case errors.Is(e.Err, sarama.ErrInvalidTopic):
+				hint = ": the topic name is not valid in this cluster"
+			}
+			return reject(fmt.Errorf("%w: %s: %w%s", ErrDelivery, where, e.Err, hint))
+		}
+	}
+	if last, _ := p.dialer.lastError(); last != nil {
+		return fmt.Errorf("%w: %s partition %d: %w (last network error: %v)", ErrDelivery, where, e.Msg.Partition, e.Err, last)
+	}
+	return fmt.Errorf("%w: %s partition %d: %w", ErrDelivery, where, e.Msg.Partition, e.Err)
+}
+
+// Close flushes what is queued and waits for the results until ctx ends; then it cuts the
+// connections, so what is still queued fails at once instead of being sent late. It returns
+// the first delivery failure.
+func (p *Producer) Close(ctx context.Context) error {
 	p.ap.AsyncClose()
-	<-p.done
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.fail(fmt.Errorf("%w: stopped before Kafka acknowledged every message: %w", ErrDelivery, context.Cause(ctx)))
+		<-p.done
+	}
+	if p.admin != nil {
+		p.admin.Close() // closes the client too
+	} else {
+		p.client.Close()
+	}
 	return p.Err()
+}
+
+// Abort cuts the connections at once and closes the producer: nothing queued is sent.
+func (p *Producer) Abort() {
+	p.fail(fmt.Errorf("%w: the producer was stopped", ErrDelivery))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.Close(ctx)
 }
 
 // partitioner maps the hash dts computed for a message onto the topic's partitions, so the

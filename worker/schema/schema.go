@@ -303,3 +303,35 @@ func parseValues(colType string) []string {
 	}
 	return out
 }
+
+// TableInfo is a base table and information_schema's estimate of its rows.
+type TableInfo struct {
+	DB, Name string
+	Rows     uint64
+}
+
+// Tables lists the base tables of the databases dbs, in name order.
+func Tables(q Querier, dbs []string) ([]TableInfo, error) {
+	if len(dbs) == 0 {
+		return nil, nil
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?,", len(dbs)), ",")
+	args := make([]any, len(dbs))
+	for i, d := range dbs {
+		args[i] = d
+	}
+	r, err := q.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES
+		WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (`+marks+`) ORDER BY TABLE_SCHEMA, TABLE_NAME`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	out := make([]TableInfo, 0, r.RowNumber())
+	for i := range r.RowNumber() {
+		var t TableInfo
+		t.DB, _ = r.GetString(i, 0)
+		t.Name, _ = r.GetString(i, 1)
+		t.Rows, _ = r.GetUint(i, 2)
+		out = append(out, t)
+	}
+	return out, nil
+}

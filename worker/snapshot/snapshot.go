@@ -39,29 +39,17 @@ type Conn interface {
 
 // Plan lists the tables to copy: every base table of the filters' databases that scope
 // selects, in name order, with the sum of their estimated row counts.
-func Plan(c schema.Querier, dbs []string, scope func(db, table string) bool) ([]string, uint64, error) {
-	if len(dbs) == 0 {
-		return nil, 0, nil
-	}
-	marks := strings.TrimSuffix(strings.Repeat("?,", len(dbs)), ",")
-	args := make([]any, len(dbs))
-	for i, d := range dbs {
-		args[i] = d
-	}
-	r, err := c.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES
-		WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN (`+marks+`) ORDER BY TABLE_SCHEMA, TABLE_NAME`, args...)
+func Plan(c schema.Querier, dbs []string, scope func(db, table string) bool) ([]api.TableRef, uint64, error) {
+	all, err := schema.Tables(c, dbs)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tables to copy: %w", err)
 	}
-	var tables []string
+	var tables []api.TableRef
 	var total uint64
-	for i := range r.RowNumber() {
-		db, _ := r.GetString(i, 0)
-		t, _ := r.GetString(i, 1)
-		n, _ := r.GetUint(i, 2)
-		if scope(db, t) {
-			tables = append(tables, db+"."+t)
-			total += n
+	for _, t := range all {
+		if scope(t.DB, t.Name) {
+			tables = append(tables, api.TableRef{DB: t.DB, Table: t.Name})
+			total += t.Rows
 		}
 	}
 	return tables, total, nil
@@ -88,16 +76,12 @@ func (c *Copier) Copy(ctx context.Context, p api.SnapshotProgress, sink Sink) er
 	}
 	for p.TablesDone < len(p.Tables) {
 		name := p.Tables[p.TablesDone]
-		db, table, ok := strings.Cut(name, ".")
-		if !ok {
-			return fmt.Errorf("snapshot table %q is not db.table", name)
-		}
 		var resume json.RawMessage
-		if p.Table == name {
+		if p.Table != nil && *p.Table == name {
 			resume = p.LastKey
 		}
-		p.Table = name
-		err := c.copyTable(ctx, db, table, resume, &p, sink)
+		p.Table = &name
+		err := c.copyTable(ctx, name.DB, name.Table, resume, &p, sink)
 		if errors.Is(err, schema.ErrNoTable) {
 			err = nil // dropped since the plan: its drop is in the binlog after the snapshot position
 		}
@@ -105,7 +89,7 @@ func (c *Copier) Copy(ctx context.Context, p api.SnapshotProgress, sink Sink) er
 			return err
 		}
 		p.TablesDone++
-		p.Table, p.LastKey = "", nil
+		p.Table, p.LastKey = nil, nil
 		if p.TablesDone == len(p.Tables) {
 			p.Done = true
 		}
