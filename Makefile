@@ -12,10 +12,12 @@ export GOFLAGS := -buildvcs=false
 
 CONSUL_VERSION := 1.20.6
 NOMAD_VERSION := 1.10.5
+# Dolt (the MySQL-flavor test server): its version and the commit deploy/tools/dolt/go.mod pins.
+DOLT_VERSION := 1.86.4-73fcb4a868c2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps deps-mariadb deps-hashicorp test lint bench demo demo-nomad demo-stop clean
+.PHONY: all build deps deps-mariadb deps-hashicorp deps-dolt test lint bench demo demo-nomad demo-stop clean
 
 all: build
 
@@ -24,8 +26,8 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/dts ./cmd/dts
 	$(GO) build -o bin/devkafka ./deploy/devkafka
 
-## deps: MariaDB (Debian package) and Consul + Nomad (built once per machine into ~/.cache/dts)
-deps: deps-mariadb deps-hashicorp
+## deps: MariaDB (Debian package), Consul + Nomad and Dolt (built once per machine into ~/.cache/dts)
+deps: deps-mariadb deps-hashicorp deps-dolt
 
 deps-mariadb:
 	@command -v mariadbd >/dev/null 2>&1 || test -x /usr/sbin/mariadbd || { \
@@ -37,6 +39,15 @@ deps-mariadb:
 deps-hashicorp:
 	@bash deploy/tools/build.sh consul $(CONSUL_VERSION)
 	@bash deploy/tools/build.sh nomad $(NOMAD_VERSION)
+
+# Dolt links ICU through cgo: its headers come from Debian's libicu-dev.
+deps-dolt:
+	@test -e /usr/include/unicode/uregex.h || { \
+		echo "installing libicu-dev (Debian package)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends libicu-dev >/dev/null || \
+		{ $$SUDO apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y --no-install-recommends libicu-dev >/dev/null; }; }
+	@bash deploy/tools/build.sh dolt $(DOLT_VERSION)
 
 ## test: every unit and integration test, with the race detector
 test: deps lint

@@ -1,5 +1,6 @@
-// Package testenv starts the real servers dts talks to (MariaDB, Consul, Nomad and a
-// Kafka-protocol broker) on free loopback ports for tests, and stops them in t.Cleanup.
+// Package testenv starts the real servers dts talks to (MariaDB, Dolt for the MySQL flavor,
+// Consul, Nomad and a Kafka-protocol broker) on free loopback ports for tests, and stops them in
+// t.Cleanup.
 //
 // A test that needs a server and cannot get one fails with the reason; nothing here skips.
 package testenv
@@ -66,7 +67,7 @@ func Binary(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(RepoRoot(), "bin", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s is not built at %s: run `make deps` (it builds Consul and Nomad once per machine): %v", name, p, err)
+		t.Fatalf("%s is not built at %s: run `make deps` (it builds Consul, Nomad and Dolt once per machine): %v", name, p, err)
 	}
 	return p
 }
