@@ -25,7 +25,7 @@ func (w *Worker) handler() http.Handler {
 		_ = json.NewEncoder(rw).Encode(struct {
 			TaskID int64        `json:"task_id"`
 			Status publicStatus `json:"status"`
-		}{w.cfg.TaskID, public(w.board.snapshot())})
+		}{w.cfg.TaskID, public(w.report.view())})
 	})
 	if w.cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -9,34 +11,120 @@ import (
 	"github.com/dtsrepl/dts/api"
 )
 
-// board is the worker's current status, shared by the session, the retry loop and the HTTP
-// handlers; every save writes a copy of it.
-type board struct {
+// report is the worker's status as operators see it: where the task is in its life (the state
+// transitions below are the only writers of the state), the last checkpoint Kafka made durable,
+// and how the worker is doing. The pipeline, the retry loop and the HTTP handlers share it; the
+// fenced status write saves a view of it.
+type report struct {
 	mu sync.Mutex
+	// st holds the state, the message and the checkpoint in the form they are saved.
 	st api.Status
+	// warning is shown while the pipeline runs and nothing is wrong (a filter that selects no
+	// table, rows skipped, Kafka slow to acknowledge).
+	warning string
 	// caughtUp is true while the checkpoint is at the source's end: the lag is then 0 rather
 	// than the age of the last transaction.
 	caughtUp bool
 }
 
-// set changes the status under the lock.
-func (b *board) set(f func(*api.Status)) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	f(&b.st)
+func newReport(serviceAddr, worker string) *report {
+	return &report{st: api.Status{State: api.StatePending, Message: "waiting for the task lock", ServiceAddr: serviceAddr, Worker: worker}}
 }
 
-func (b *board) setCaughtUp(v bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.caughtUp = v
+func (r *report) update(f func(st *api.Status)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f(&r.st)
 }
 
-// snapshot returns a copy that shares nothing mutable, with the lag as of now.
-func (b *board) snapshot() api.Status {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	st := b.st
+// resume takes the checkpoint and counters from the saved status before an attempt.
+func (r *report) resume(prev *api.Status, specVersion int64) {
+	r.update(func(st *api.Status) {
+		st.SpecVersion = specVersion
+		if prev != nil {
+			st.Pos, st.TransactionTime, st.RowsSent, st.Snapshot = prev.Pos, prev.TransactionTime, prev.RowsSent, prev.Snapshot
+		}
+	})
+	r.setCaughtUp(false)
+}
+
+// State transitions.
+
+func (r *report) starting() {
+	r.update(func(st *api.Status) { st.State, st.Message = api.StatePending, "starting" })
+}
+
+func (r *report) copying() {
+	r.update(func(st *api.Status) { st.State = api.StateSnapshotting })
+}
+
+func (r *report) running() {
+	r.update(func(st *api.Status) { st.State = api.StateRunning })
+}
+
+// healthy clears the reason of an earlier retry or failure: the pipeline runs.
+func (r *report) healthy() {
+	r.update(func(st *api.Status) { st.Message = "" })
+}
+
+func (r *report) retrying(err error, in time.Duration) {
+	r.setCaughtUp(false)
+	r.update(func(st *api.Status) { st.Message = fmt.Sprintf("retrying in %s: %v", in.Round(time.Second), err) })
+}
+
+func (r *report) failed(err error) {
+	r.setCaughtUp(false)
+	r.update(func(st *api.Status) { st.State, st.Message = api.StateFailed, err.Error() })
+}
+
+// stopped records an operator's stop; a Failed task stays Failed, with its reason.
+func (r *report) stopped() {
+	r.setCaughtUp(false)
+	r.update(func(st *api.Status) {
+		if st.State != api.StateFailed {
+			st.State, st.Message = api.StateStopped, "stopped"
+		}
+	})
+}
+
+func (r *report) setSpecVersion(v int64) { r.update(func(st *api.Status) { st.SpecVersion = v }) }
+
+func (r *report) setCaughtUp(v bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.caughtUp = v
+}
+
+// checkpoint records the newest durable checkpoint and the pipeline's warning (shown as the
+// message while nothing is wrong), and reports whether anything an operator sees changed.
+func (r *report) checkpoint(c Checkpoint, caughtUp bool, warning string) bool {
+	pos := c.Pos.String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := &r.st
+	changed := st.Pos != pos || !st.TransactionTime.Equal(c.TxnTime) || st.RowsSent != c.Sent || st.Message != warning ||
+		c.Copy != nil && !sameProgress(st.Snapshot, c.Copy)
+	st.Pos, st.TransactionTime, st.RowsSent, st.Message = pos, c.TxnTime, c.Sent, warning
+	if c.Copy != nil {
+		st.Snapshot = c.Copy
+		if st.State == api.StateSnapshotting && c.Copy.Done {
+			st.State = api.StateRunning
+		}
+	}
+	r.caughtUp = caughtUp
+	return changed
+}
+
+func sameProgress(a, b *api.SnapshotProgress) bool {
+	return a != nil && b != nil && a.TablesDone == b.TablesDone && a.RowsCopied == b.RowsCopied && a.Done == b.Done &&
+		(a.Table == nil) == (b.Table == nil) && (a.Table == nil || *a.Table == *b.Table)
+}
+
+// view returns the status as of now: a copy that shares nothing mutable, with the lag computed.
+func (r *report) view() api.Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.st
 	if st.Snapshot != nil {
 		s := *st.Snapshot
 		s.Tables = append([]api.TableRef(nil), s.Tables...)
@@ -44,37 +132,27 @@ func (b *board) snapshot() api.Status {
 		st.Snapshot = &s
 	}
 	st.LagSeconds = 0
-	if !b.caughtUp && !st.TransactionTime.IsZero() {
+	if !r.caughtUp && !st.TransactionTime.IsZero() {
 		st.LagSeconds = math.Round(max(0, time.Since(st.TransactionTime).Seconds())*1000) / 1000
 	}
 	return st
 }
 
-// stamp takes the status to save: a snapshot, with updated_at now (also kept on the board, so
-// the worker's /status shows when the status was last saved).
-func (b *board) stamp() api.Status {
+// statusWriter is the one path that writes the task's status: through the record, fenced by
+// the lock, so a worker that lost its lock can never move the position.
+type statusWriter struct {
+	report  *report
+	record  Control
+	metrics *metrics
+}
+
+// save writes the status as of now.
+func (w statusWriter) save(ctx context.Context) error {
 	now := time.Now()
-	b.set(func(st *api.Status) { st.UpdatedAt = now })
-	return b.snapshot()
-}
-
-// resume takes the checkpoint and counters from the saved status at a session's start.
-func (b *board) resume(prev *api.Status, version int64) {
-	b.set(func(st *api.Status) {
-		st.SpecVersion = version
-		if prev == nil {
-			return
-		}
-		st.Pos = prev.Pos
-		st.TransactionTime = prev.TransactionTime
-		st.RowsSent = prev.RowsSent
-		st.Snapshot = prev.Snapshot
-	})
-	b.setCaughtUp(false)
-}
-
-func (b *board) setSpecVersion(v int64) {
-	b.set(func(st *api.Status) { st.SpecVersion = v })
+	w.report.update(func(st *api.Status) { st.UpdatedAt = now })
+	st := w.report.view()
+	w.metrics.lag.Set(st.LagSeconds)
+	return w.record.SaveStatus(ctx, &st)
 }
 
 // publicStatus is what the worker's unauthenticated HTTP port shows of the status: progress and

@@ -86,7 +86,7 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// errSpecChanged stops a session so the worker restarts it with the new spec.
+// errSpecChanged stops an attempt so the worker starts one with the new spec.
 var errSpecChanged = errors.New("task spec changed")
 
 // Worker runs one task. Create it with New and start it with Run.
@@ -94,7 +94,8 @@ type Worker struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
-	board   board
+	report  *report
+	status  statusWriter
 
 	// stopCtx ends StopTimeout after Run's context ends: the budget of everything a stop does.
 	stopCtx context.Context
@@ -107,8 +108,10 @@ func New(cfg Config) *Worker {
 		cfg:     cfg,
 		log:     cfg.Logger.With("task", cfg.TaskID),
 		metrics: newMetrics(),
+		report:  newReport(cfg.ServiceAddr, cfg.Name),
+		stopCtx: context.Background(),
 	}
-	w.board.st = api.Status{State: api.StatePending, Message: "waiting for the task lock", ServiceAddr: cfg.ServiceAddr, Worker: cfg.Name}
+	w.status = statusWriter{report: w.report, record: cfg.Control, metrics: w.metrics}
 	return w
 }
 
@@ -167,58 +170,54 @@ func (w *Worker) Run(ctx context.Context) error {
 	return w.loop(runCtx)
 }
 
-// loop runs sessions, one per attempt, until ctx ends. Every attempt starts from the task as
-// it is stored now, so an edit made while the task fails or retries is what the next attempt
-// runs.
+// loop runs attempts until ctx ends. Every attempt starts from the task as it is stored now, so
+// an edit made while the task fails or retries is what the next attempt runs.
 func (w *Worker) loop(ctx context.Context) error {
 	backoff := w.cfg.RetryMin
 	first := true
+	limit := newRateLimit(nil)
 	for {
 		task, err := w.cfg.Control.Task(ctx)
+		var prev *api.Status
+		if err == nil {
+			prev, err = w.cfg.Control.Status(ctx)
+		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
 				return w.exit(ctx, err)
 			}
-			w.retrying(ctx, fmt.Errorf("read task: %w", err), backoff)
+			w.retrying(ctx, fmt.Errorf("read the task: %w", err), backoff)
 			if _, ok := w.wait(ctx, nil, backoff); !ok {
 				return w.exit(ctx, nil)
 			}
 			backoff = min(backoff*2, w.cfg.RetryMax)
 			continue
 		}
-		prev, err := w.cfg.Control.Status(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return w.exit(ctx, nil)
-			}
-			w.retrying(ctx, fmt.Errorf("read task status: %w", err), backoff)
-			if _, ok := w.wait(ctx, task, backoff); !ok {
-				return w.exit(ctx, nil)
-			}
-			backoff = min(backoff*2, w.cfg.RetryMax)
-			continue
-		}
-		w.board.resume(prev, task.Version)
+		w.report.resume(prev, task.Version)
 		if first {
 			// Say at once that this worker has the task (the status said "waiting for the task
 			// lock"), keeping the checkpoint it read.
 			first = false
-			w.board.set(func(st *api.Status) { st.Message = "starting" })
-			if err := w.save(ctx); err != nil && ctx.Err() == nil {
+			w.report.starting()
+			if err := w.status.save(ctx); err != nil && ctx.Err() == nil {
 				w.log.Warn("save status", "err", err)
 			}
 		}
 
-		sctx, stop := context.WithCancelCause(ctx)
-		s := newSession(w, task)
+		limit.set(task.Spec.RateLimit)
+		p := &pipeline{
+			task: task, prev: prev, cfg: &w.cfg, log: w.log.With("spec_version", task.Version),
+			metrics: w.metrics, report: w.report, status: w.status, limit: limit, stopCtx: w.stopCtx,
+		}
+		actx, stop := context.WithCancelCause(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.watchSpec(sctx, task, s, stop)
+			w.watchSpec(actx, task, limit, stop)
 		}()
 		started := time.Now()
-		err = s.run(sctx, prev)
+		err = p.run(actx)
 		stop(nil)
 		wg.Wait()
 
@@ -235,8 +234,12 @@ func (w *Worker) loop(ctx context.Context) error {
 			return err
 		case isPermanent(err):
 			w.log.Error("task failed", "err", err)
-			w.failed(ctx, err)
-			if _, werr := w.waitForFix(ctx, task.Version); werr != nil {
+			w.metrics.errors.Inc()
+			w.report.failed(err)
+			if serr := w.status.save(ctx); serr != nil {
+				w.log.Warn("save status", "err", serr)
+			}
+			if werr := w.waitForFix(ctx, task.Version); werr != nil {
 				return w.exit(ctx, werr)
 			}
 			backoff = w.cfg.RetryMin
@@ -281,7 +284,7 @@ func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (cha
 		case <-edited:
 			return true, true
 		case <-beat.C:
-			if err := w.save(wctx); err != nil && wctx.Err() == nil {
+			if err := w.status.save(wctx); err != nil && wctx.Err() == nil {
 				w.log.Warn("save status", "err", err)
 			}
 		case <-wctx.Done():
@@ -290,9 +293,9 @@ func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (cha
 	}
 }
 
-// watchSpec applies spec changes: a new rate limit live, anything else by stopping the session
+// watchSpec applies spec changes: a new rate limit live, anything else by stopping the attempt
 // (the loop then reads the new spec).
-func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, stop context.CancelCauseFunc) {
+func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit, stop context.CancelCauseFunc) {
 	cur := task
 	for {
 		t, err := w.cfg.Control.WatchTask(ctx, cur.Version)
@@ -312,8 +315,8 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, stop
 		}
 		if onlyRateLimitChanged(cur, t) {
 			w.log.Info("rate limit changed", "version", t.Version)
-			s.setRateLimit(t.Spec.RateLimit)
-			w.board.setSpecVersion(t.Version)
+			limit.set(t.Spec.RateLimit)
+			w.report.setSpecVersion(t.Version)
 			cur = t
 			continue
 		}
@@ -323,18 +326,18 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, s *session, stop
 }
 
 // waitForFix waits for a new spec version after a failure an operator must fix.
-func (w *Worker) waitForFix(ctx context.Context, version int64) (*api.Task, error) {
+func (w *Worker) waitForFix(ctx context.Context, version int64) error {
 	for {
 		t, err := w.cfg.Control.WatchTask(ctx, version)
 		if err == nil {
 			w.log.Info("task spec changed: trying again", "version", t.Version)
-			return t, nil
+			return nil
 		}
 		if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return err
 		}
 		if !sleep(ctx, w.cfg.RetryMin) {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
@@ -352,14 +355,8 @@ func (w *Worker) exit(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil {
 		return err
 	}
-	w.board.set(func(st *api.Status) {
-		if st.State != api.StateFailed {
-			st.State = api.StateStopped
-			st.Message = "stopped"
-		}
-	})
-	w.board.setCaughtUp(false)
-	if serr := w.save(w.stopCtx); serr != nil && !errors.Is(serr, store.ErrLockLost) {
+	w.report.stopped()
+	if serr := w.status.save(w.stopCtx); serr != nil && !errors.Is(serr, store.ErrLockLost) {
 		w.log.Warn("save final status", "err", serr)
 	}
 	w.log.Info("worker stopped")
@@ -368,31 +365,10 @@ func (w *Worker) exit(ctx context.Context, err error) error {
 
 func (w *Worker) retrying(ctx context.Context, err error, in time.Duration) {
 	w.metrics.errors.Inc()
-	w.board.setCaughtUp(false)
-	w.board.set(func(st *api.Status) {
-		st.Message = fmt.Sprintf("retrying in %s: %v", in.Round(time.Second), err)
-	})
-	if serr := w.save(ctx); serr != nil {
+	w.report.retrying(err, in)
+	if serr := w.status.save(ctx); serr != nil {
 		w.log.Warn("save status", "err", serr)
 	}
-}
-
-func (w *Worker) failed(ctx context.Context, err error) {
-	w.metrics.errors.Inc()
-	w.board.set(func(st *api.Status) {
-		st.State = api.StateFailed
-		st.Message = err.Error()
-	})
-	if serr := w.save(ctx); serr != nil {
-		w.log.Warn("save status", "err", serr)
-	}
-}
-
-// save writes the current status through the Control (fenced by the lock).
-func (w *Worker) save(ctx context.Context) error {
-	st := w.board.stamp()
-	w.metrics.lag.Set(st.LagSeconds)
-	return w.cfg.Control.SaveStatus(ctx, &st)
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -18,14 +18,15 @@ import (
 )
 
 // Handler receives a transaction's changes in binlog order, then its end. Both run on the
-// goroutine that called Reader.Run, so a slow handler slows the reader (backpressure).
+// goroutine that called Reader.Run, so a slow handler slows the reader (backpressure). ctx is
+// Run's.
 type Handler interface {
 	// Change receives one row change of a table in scope, or a DDL on one. The handler owns ev.
-	Change(ev *change.Event) error
+	Change(ctx context.Context, ev *change.Event) error
 	// Commit ends a transaction, whether or not it had changes in scope.
-	Commit(end TxnEnd) error
+	Commit(ctx context.Context, end TxnEnd) error
 	// Idle is called when the server reports it has nothing new (a heartbeat).
-	Idle()
+	Idle(ctx context.Context)
 }
 
 // TxnEnd is the end of a transaction.
@@ -43,14 +44,15 @@ type Scope interface {
 	Database(db string) bool
 }
 
-// Describer reads a table's definition from the server, for what row metadata lacks.
-type Describer interface {
-	Describe(db, table string) (*schema.Table, error)
+// TableDescriber reads a table's definition from the server, for what row metadata lacks.
+// *Describer is the one the worker uses.
+type TableDescriber interface {
+	Describe(ctx context.Context, db, table string) (*schema.Table, error)
 }
 
 // Config configures a Reader.
 type Config struct {
-	Source Source
+	Dialer Dialer
 	Server *Server
 	// Start is where to read from: the position after the last delivered transaction.
 	Start Pos
@@ -58,7 +60,7 @@ type Config struct {
 	// under its own lock, so give it an instance nobody else uses.
 	Scope Scope
 	// Describe is used from Run's goroutine only.
-	Describe Describer
+	Describe TableDescriber
 	Logger   *slog.Logger
 }
 
@@ -103,15 +105,15 @@ func NewReader(cfg Config) *Reader {
 // Run reads until ctx ends or an error; it returns the error (ctx.Err() on cancellation).
 // Errors the operator must fix wrap ErrPurged, ErrAccessDenied or ErrUnsupported.
 func (r *Reader) Run(ctx context.Context, h Handler) error {
-	src := r.cfg.Source
-	d := src.dialer(ctx)
+	src := r.cfg.Dialer
+	d := src.guarded(ctx)
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:  src.ServerID,
+		ServerID:  src.Source.ServerID,
 		Flavor:    r.cfg.Server.Flavor,
-		Host:      src.Host,
-		Port:      uint16(src.Port),
-		User:      src.User,
-		Password:  src.Password,
+		Host:      src.Source.Host,
+		Port:      uint16(src.Source.Port),
+		User:      src.Source.Username,
+		Password:  src.Source.Password,
 		Charset:   "utf8mb4",
 		Localhost: src.replicaName(),
 		Dialer:    d.dial,
@@ -152,7 +154,7 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 			}
 			return classify(fmt.Errorf("read binlog after %s: %w", start, d.fault.explain(err)))
 		}
-		if err := r.handle(ev, h); err != nil {
+		if err := r.handle(ctx, ev, h); err != nil {
 			return err
 		}
 	}
@@ -185,7 +187,7 @@ func (r *Reader) inScope(id uint64, tme *replication.TableMapEvent) bool {
 	return in
 }
 
-func (r *Reader) handle(ev *replication.BinlogEvent, h Handler) error {
+func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h Handler) error {
 	hdr := ev.Header
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -200,22 +202,22 @@ func (r *Reader) handle(ev *replication.BinlogEvent, h Handler) error {
 		if len(e.Rows) == 0 {
 			return nil
 		}
-		return r.rows(hdr, e, h)
+		return r.rows(ctx, hdr, e, h)
 	case *replication.XIDEvent:
-		return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr), XID: e.XID})
+		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr), XID: e.XID})
 	case *replication.QueryEvent:
-		return r.query(hdr, e, h)
+		return r.query(ctx, hdr, e, h)
 	case *replication.TransactionPayloadEvent:
 		r.payloadEnd = hdr.LogPos
 		defer func() { r.payloadEnd = 0 }()
 		for _, inner := range e.Events {
-			if err := r.handle(inner, h); err != nil {
+			if err := r.handle(ctx, inner, h); err != nil {
 				return err
 			}
 		}
 	case *replication.HeartbeatEvent:
 		// The server has nothing newer: the reader is caught up.
-		h.Idle()
+		h.Idle(ctx)
 	}
 	return nil
 }
@@ -248,8 +250,8 @@ func eventPos(file string, hdr *replication.EventHeader) string {
 	return file + ":" + strconv.FormatUint(uint64(start), 10)
 }
 
-func (r *Reader) rows(hdr *replication.EventHeader, e *replication.RowsEvent, h Handler) error {
-	ts, err := r.table(e.TableID, e.Table)
+func (r *Reader) rows(ctx context.Context, hdr *replication.EventHeader, e *replication.RowsEvent, h Handler) error {
+	ts, err := r.table(ctx, e.TableID, e.Table)
 	if err != nil {
 		return err
 	}
@@ -288,21 +290,21 @@ func (r *Reader) rows(hdr *replication.EventHeader, e *replication.RowsEvent, h 
 		case change.Update:
 			ev.Before, ev.After = e.Rows[i], e.Rows[i+1]
 		}
-		if err := h.Change(ev); err != nil {
+		if err := h.Change(ctx, ev); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Reader) query(hdr *replication.EventHeader, e *replication.QueryEvent, h Handler) error {
+func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *replication.QueryEvent, h Handler) error {
 	q := strings.TrimSpace(string(e.Query))
 	verb := strings.ToUpper(firstWord(stripComments(q)))
 	switch verb {
 	case "BEGIN", "SAVEPOINT", "XA":
 		return nil
 	case "COMMIT", "ROLLBACK":
-		return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
 	}
 	db := string(e.Schema)
 	targets, isDDL := r.ddl.targets(db, q)
@@ -318,13 +320,13 @@ func (r *Reader) query(hdr *replication.EventHeader, e *replication.QueryEvent, 
 			if t.table != "" {
 				ev.Table = &change.Table{Schema: t.db, Name: t.table}
 			}
-			if err := h.Change(ev); err != nil {
+			if err := h.Change(ctx, ev); err != nil {
 				return err
 			}
 		}
 	}
 	// Every statement logged as a query outside BEGIN..COMMIT is a transaction of its own.
-	return h.Commit(TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+	return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
 }
 
 func (r *Reader) targetInScope(t ddlTarget) bool {

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/worker/schema"
 )
 
 // Errors the worker cannot fix by retrying. Each is wrapped with the server's words and what the
@@ -22,14 +24,11 @@ var (
 	ErrUnsupported = errors.New("unsupported source configuration")
 )
 
-// Source says how to reach the MySQL or MariaDB server.
-type Source struct {
-	Host     string
-	Port     int
-	User     string
-	Password string
-	// ServerID is the replica id the worker registers with.
-	ServerID uint32
+// Dialer opens the worker's connections to its source.
+type Dialer struct {
+	// Source is the task's source, with the account to log in with and the replica server id
+	// the worker registers with (two readers with one id knock each other off the server).
+	Source api.Source
 	// ReplicaName is the host name the worker registers with (SHOW SLAVE HOSTS shows it);
 	// default "dts".
 	ReplicaName string
@@ -38,11 +37,11 @@ type Source struct {
 	MaxPacket int
 }
 
-func (s Source) replicaName() string {
-	if s.ReplicaName == "" {
+func (d Dialer) replicaName() string {
+	if d.ReplicaName == "" {
 		return "dts"
 	}
-	return s.ReplicaName
+	return d.ReplicaName
 }
 
 // Timeouts of the source connections. Every read and write of a packet has one, so a server
@@ -52,44 +51,42 @@ const (
 	queryTimeout = 2 * time.Minute
 )
 
-// Addr is host:port.
-func (s Source) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
-
-// dialer dials the source with a timeout and guards the connections (see guardConn); they fail
-// at once when life ends. Its fault holds what a guard refused.
-type dialer struct {
+// guardedDial dials the source with a timeout and guards the connections (see guardConn); they
+// fail at once when life ends. Its fault holds what a guard refused.
+type guardedDial struct {
 	life  context.Context
-	src   Source
+	d     Dialer
 	fault fault
 }
 
-func (s Source) dialer(life context.Context) *dialer { return &dialer{life: life, src: s} }
+func (d Dialer) guarded(life context.Context) *guardedDial { return &guardedDial{life: life, d: d} }
 
-func (d *dialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (g *guardedDial) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	nd := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
 	c, err := nd.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	return guard(d.life, c, addr, d.src.MaxPacket, &d.fault), nil
+	return guard(g.life, c, addr, g.d.MaxPacket, &g.fault), nil
 }
 
 // Connect opens a client connection for queries. It fails every call once ctx ends.
-func (s Source) Connect(ctx context.Context) (*client.Conn, error) {
-	d := s.dialer(ctx)
+func (d Dialer) Connect(ctx context.Context) (*client.Conn, error) {
+	g := d.guarded(ctx)
+	src := d.Source
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	c, err := client.ConnectWithDialer(dctx, "tcp", s.Addr(), s.User, s.Password, "", d.dial, func(c *client.Conn) error {
+	c, err := client.ConnectWithDialer(dctx, "tcp", src.Addr(), src.Username, src.Password, "", g.dial, func(c *client.Conn) error {
 		c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout
 		return nil
 	})
 	if err != nil {
-		return nil, classify(fmt.Errorf("connect to %s as %q: %w", s.Addr(), s.User, d.fault.explain(err)))
+		return nil, classify(fmt.Errorf("connect to %s as %q: %w", src.Addr(), src.Username, g.fault.explain(err)))
 	}
 	// TIMESTAMP values read by queries must match the binlog's, which the reader writes in UTC.
 	if _, err := c.Execute("SET time_zone = '+00:00'"); err != nil {
 		c.Close()
-		return nil, classify(fmt.Errorf("set session time zone on %s: %w", s.Addr(), d.fault.explain(err)))
+		return nil, classify(fmt.Errorf("set session time zone on %s: %w", src.Addr(), g.fault.explain(err)))
 	}
 	return c, nil
 }
@@ -273,4 +270,41 @@ func CheckServerID(c *client.Conn, id uint32, self string) error {
 		return fmt.Errorf("%w: server id %d is already used by another replica of the source (host %q, port %d): two replicas with one server id disconnect each other; give the task a free id (source.server_id)", ErrServerIDInUse, id, host, port)
 	}
 	return nil
+}
+
+// Describer reads table definitions for the reader on a connection of its own, reconnecting
+// once when that connection has gone. It owns the connection: Close closes it.
+type Describer struct {
+	d    Dialer
+	conn *client.Conn
+}
+
+// NewDescriber returns a Describer that connects when first asked.
+func NewDescriber(d Dialer) *Describer { return &Describer{d: d} }
+
+// Describe reads one table's definition.
+func (d *Describer) Describe(ctx context.Context, db, table string) (*schema.Table, error) {
+	if d.conn != nil {
+		t, err := schema.Describe(d.conn, db, table)
+		if err == nil || errors.Is(err, schema.ErrNoTable) {
+			return t, err
+		}
+		// The connection may have gone (a server restart, an idle timeout): one more try on a
+		// new one.
+		d.Close()
+	}
+	c, err := d.d.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.conn = c
+	return schema.Describe(d.conn, db, table)
+}
+
+// Close closes the connection, if any.
+func (d *Describer) Close() {
+	if d.conn != nil {
+		d.conn.Close()
+		d.conn = nil
+	}
 }

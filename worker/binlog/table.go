@@ -2,6 +2,7 @@ package binlog
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -38,12 +39,12 @@ const binaryCollation = 63
 
 // table returns the layout of a rows event's table, reusing the last one while the table map
 // describes the same columns (a new *change.Table only after a schema change).
-func (r *Reader) table(id uint64, tme *replication.TableMapEvent) (*tableState, error) {
+func (r *Reader) table(ctx context.Context, id uint64, tme *replication.TableMapEvent) (*tableState, error) {
 	if ts, ok := r.tables[id]; ok && (ts.tme == tme || sameLayout(ts.tme, tme)) {
 		ts.tme = tme
 		return ts, nil
 	}
-	ts, err := r.build(tme)
+	ts, err := r.build(ctx, tme)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func sameInts(a, b []uint64) bool {
 // (binlog_row_metadata=FULL), so a later ALTER can never shift them. The server's current
 // definition fills in only what the binlog cannot say (MariaDB's JSON columns), or everything
 // when the server logs no metadata, in which case the layouts must agree or the reader stops.
-func (r *Reader) build(tme *replication.TableMapEvent) (*tableState, error) {
+func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*tableState, error) {
 	db, name := string(tme.Schema), string(tme.Table)
 	n := int(tme.ColumnCount)
 	names := tme.ColumnNameString()
@@ -121,7 +122,7 @@ func (r *Reader) build(tme *replication.TableMapEvent) (*tableState, error) {
 	var info *schema.Table
 	if r.cfg.Describe != nil {
 		var err error
-		info, err = r.cfg.Describe.Describe(db, name)
+		info, err = r.cfg.Describe.Describe(ctx, db, name)
 		if err != nil {
 			if !full {
 				return nil, fmt.Errorf("table %s.%s: the binlog carries no column names and the table cannot be described: %w", db, name, err)

@@ -1,6 +1,7 @@
 package binlog
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -406,7 +407,7 @@ func wideTable() *replication.TableMapEvent {
 
 func TestBuildFullMetadata(t *testing.T) {
 	r := &Reader{log: slog.Default()}
-	ts, err := r.build(wideTable())
+	ts, err := r.build(context.Background(), wideTable())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +483,9 @@ type fakeDescriber struct {
 	err error
 }
 
-func (f fakeDescriber) Describe(db, table string) (*schema.Table, error) { return f.t, f.err }
+func (f fakeDescriber) Describe(context.Context, string, string) (*schema.Table, error) {
+	return f.t, f.err
+}
 
 func scol(name string, tp change.ColumnType, unsigned bool, values ...string) schema.Column {
 	c := schema.Column{Values: values}
@@ -506,7 +509,7 @@ func TestBuildWithDescribe(t *testing.T) {
 	tests := []struct {
 		name     string
 		tme      func() *replication.TableMapEvent
-		describe Describer
+		describe TableDescriber
 		wantErr  error  // errors.Is
 		errText  string // substring
 		want     []change.Column
@@ -594,7 +597,7 @@ func TestBuildWithDescribe(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &Reader{cfg: Config{Describe: tt.describe}, log: slog.New(slog.DiscardHandler)}
-			ts, err := r.build(tt.tme())
+			ts, err := r.build(context.Background(), tt.tme())
 			if tt.wantErr != nil || tt.errText != "" {
 				if err == nil {
 					t.Fatalf("build succeeded, want an error containing %q", tt.errText)

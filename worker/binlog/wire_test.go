@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dtsrepl/dts/api"
 )
 
 // peer is a server on loopback that plays a scripted, possibly hostile, MySQL server to one
@@ -53,13 +55,13 @@ func startPeer(t *testing.T, script func(c net.Conn) error) *peer {
 	return p
 }
 
-func (p *peer) source() Source {
+func (p *peer) source() Dialer {
 	host, port, _ := net.SplitHostPort(p.addr)
 	var n int
 	for _, c := range port {
 		n = n*10 + int(c-'0')
 	}
-	return Source{Host: host, Port: n, User: "repl", Password: "s3cret-Pa55word"}
+	return Dialer{Source: api.Source{Host: host, Port: n, Username: "repl", Password: "s3cret-Pa55word"}}
 }
 
 func writePacket(c net.Conn, seq byte, payload []byte) error {
@@ -108,7 +110,7 @@ func handshake(c net.Conn, plugin string) error {
 	return err
 }
 
-func connect(t *testing.T, src Source, timeout time.Duration) error {
+func connect(t *testing.T, src Dialer, timeout time.Duration) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -24,10 +24,10 @@ import (
 
 // Sink receives what the copy reads.
 type Sink interface {
-	// Row receives one copied row (a change.Snapshot event).
-	Row(ev *change.Event) error
+	// Row receives one copied row (a change.Snapshot event). ctx is Copy's.
+	Row(ctx context.Context, ev *change.Event) error
 	// Chunk ends a unit of rows: once they are all delivered, p is the copy's checkpoint.
-	Chunk(p api.SnapshotProgress) error
+	Chunk(ctx context.Context, p api.SnapshotProgress) error
 }
 
 // Conn is the source connection the copy reads with; *client.Conn satisfies it.
@@ -93,13 +93,13 @@ func (c *Copier) Copy(ctx context.Context, p api.SnapshotProgress, sink Sink) er
 		if p.TablesDone == len(p.Tables) {
 			p.Done = true
 		}
-		if err := sink.Chunk(p); err != nil {
+		if err := sink.Chunk(ctx, p); err != nil {
 			return err
 		}
 	}
 	if !p.Done {
 		p.Done = true
-		return sink.Chunk(p)
+		return sink.Chunk(ctx, p)
 	}
 	return nil
 }
@@ -180,7 +180,7 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 			last[i] = lastRow[k]
 		}
 		p.LastKey = encodeKey(last)
-		if err := sink.Chunk(*p); err != nil {
+		if err := sink.Chunk(ctx, *p); err != nil {
 			return err
 		}
 	}
@@ -203,7 +203,7 @@ func (c *Copier) chunk(ctx context.Context, q string, stmt *client.Stmt, desc *s
 		last = row
 		n++
 		p.RowsCopied++
-		return sink.Row(&change.Event{Kind: change.Snapshot, Table: ct, After: row, Time: now})
+		return sink.Row(ctx, &change.Event{Kind: change.Snapshot, Table: ct, After: row, Time: now})
 	}
 	var res mysql.Result
 	var err error

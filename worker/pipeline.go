@@ -1,0 +1,338 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/worker/binlog"
+	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/encode"
+	"github.com/dtsrepl/dts/worker/filter"
+	"github.com/dtsrepl/dts/worker/produce"
+	"github.com/dtsrepl/dts/worker/route"
+	"github.com/dtsrepl/dts/worker/snapshot"
+	"github.com/dtsrepl/dts/worker/track"
+)
+
+// pipeline is one attempt at running a task's spec, in one direction: the source (the initial
+// copy, then the binlog reader) feeds the emitter, which sends to the producer; the tracker
+// turns Kafka's acknowledgements into checkpoints, and the reporter saves them. It holds what
+// it needs and nothing that owns it.
+type pipeline struct {
+	task    *api.Task
+	prev    *api.Status // the status saved before this attempt, nil if none
+	cfg     *Config
+	log     *slog.Logger
+	metrics *metrics
+	report  *report
+	status  statusWriter
+	limit   *rateLimit
+	// stopCtx ends when the worker's stop budget is spent.
+	stopCtx context.Context
+}
+
+// saveReserve is the part of a stop budget kept for saving the checkpoint.
+const saveReserve = 3 * time.Second
+
+// stallAfter is how long messages may wait for Kafka without any acknowledgement before the
+// status says so.
+const stallAfter = 5 * time.Second
+
+// dialer says how this attempt reaches the source: the task's source, logged in with the
+// account the launcher passed (never the stored spec's, which holds no password).
+func (p *pipeline) dialer() binlog.Dialer {
+	var src api.Source
+	if s := p.task.Spec.Source; s != nil {
+		src = *s
+	}
+	if c := p.cfg.Credentials; c != nil && c.Username != "" {
+		src.Username, src.Password = c.Username, c.Password
+	}
+	if src.ServerID == 0 {
+		src.ServerID = uint32(1_000_000_000 + p.cfg.TaskID%3_000_000_000)
+	}
+	return binlog.Dialer{Source: src, ReplicaName: fmt.Sprintf("dts-task-%d", p.cfg.TaskID), MaxPacket: p.cfg.MaxPacketBytes}
+}
+
+// run runs the attempt until ctx ends or it fails. On the way out it waits, within the stop
+// budget, for Kafka to acknowledge what was sent, then saves the checkpoint, unless the lock
+// was lost.
+func (p *pipeline) run(ctx context.Context) error {
+	spec := &p.task.Spec
+	rows, err := filter.Compile(spec.Filters)
+	if err != nil {
+		return permanent(fmt.Errorf("task filters: %w", err))
+	}
+	// The reader consults its scope from two goroutines: it gets a set of its own.
+	scope, err := filter.Compile(spec.Filters)
+	if err != nil {
+		return permanent(fmt.Errorf("task filters: %w", err))
+	}
+	d := p.dialer()
+	if d.Source.Host == "" {
+		return permanent(errors.New("the task has no source"))
+	}
+	addr := d.Source.Addr()
+	conn, err := d.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", addr, err)
+	}
+	defer conn.Close()
+	server, err := binlog.Inspect(conn)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", addr, err)
+	}
+	if !server.FullMetadata {
+		p.log.Warn("the source does not log column names (binlog_row_metadata is not FULL): column names come from the current table definitions, and a schema change in the backlog stops the task rather than shift columns")
+	}
+	if err := binlog.CheckServerID(conn, d.Source.ServerID, d.ReplicaName); err != nil {
+		if errors.Is(err, binlog.ErrServerIDInUse) {
+			return err
+		}
+		p.log.Warn("cannot list the source's replicas to check the server id is free", "err", err)
+	}
+	start, err := startPoint(conn, server, p.prev, spec, scope, p.log)
+	if err != nil {
+		return err
+	}
+	warning, err := unmatched(conn, spec.Filters, scope)
+	if err != nil {
+		return err
+	}
+	if warning != "" {
+		p.log.Warn(warning)
+	}
+
+	tracker := track.New(start)
+	// Record where this task starts before anything else can fail: otherwise a retry (Kafka
+	// down, say) would take "now" again and skip what was written in between.
+	p.report.checkpoint(start, false, p.report.view().Message)
+	if err := p.status.save(ctx); err != nil {
+		return fmt.Errorf("save start position: %w", err)
+	}
+
+	prod, err := produce.New(produce.Config{
+		Brokers:          splitBrokers(spec.Kafka.Addr),
+		ClientID:         fmt.Sprintf("dts-task-%d", p.cfg.TaskID),
+		Compression:      spec.Kafka.Compression,
+		MaxInFlightBytes: p.cfg.MaxInFlightBytes,
+		MaxMessageBytes:  spec.Kafka.MaxMessageBytes,
+		Logger:           p.log,
+		OnAck:            p.metrics.acked.Inc,
+	})
+	if err != nil {
+		return err
+	}
+	e := &emitter{
+		rows:      rows,
+		enc:       encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns}),
+		router:    route.New(spec.Kafka),
+		limit:     p.limit,
+		prod:      prod,
+		tracker:   tracker,
+		oversized: spec.Kafka.OversizedRows,
+		log:       p.log,
+		metrics:   p.metrics,
+		start:     start.Pos,
+		sent:      start.Sent,
+	}
+	if start.Copy != nil && start.Copy.Done {
+		e.copied = start.Copy
+	}
+	for k := change.Insert; k <= change.DDL; k++ {
+		e.kinds[k] = p.metrics.rows.WithLabelValues(k.String())
+	}
+	p.report.healthy()
+	p.metrics.starts.Inc()
+	p.log.Info("pipeline started", "source", addr, "flavor", server.Flavor, "version", server.Version, "start", start.Pos.String(), "copy", start.copying())
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return p.read(gctx, conn, d, server, start, scope, e) })
+	g.Go(func() error { return p.reportLoop(gctx, tracker, e, warning) })
+	g.Go(func() error {
+		select {
+		case <-prod.Failed():
+			return prod.Err()
+		case <-gctx.Done():
+			return nil
+		}
+	})
+	err = g.Wait()
+	if ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
+	return p.shutdown(ctx, err, tracker, prod, e)
+}
+
+// shutdown ends an attempt within the stop budget: it waits for Kafka to acknowledge what was
+// sent (not after a failure: nothing queued may follow a failed message), cuts the producer off
+// if it could not, and saves the checkpoint the acknowledgements allow.
+func (p *pipeline) shutdown(ctx context.Context, err error, tracker *track.Tracker[Checkpoint], prod *produce.Producer, e *emitter) error {
+	stopCtx, cancel := context.WithTimeout(p.stopCtx, p.cfg.StopTimeout)
+	defer cancel()
+	lockLost := errors.Is(err, store.ErrLockLost)
+	drained := false
+	if !lockLost && prod.Err() == nil {
+		dctx, cancel := withReserve(stopCtx, saveReserve)
+		derr := tracker.Drain(dctx)
+		cancel()
+		if derr != nil {
+			p.log.Warn("stopping before Kafka acknowledged everything: the unacknowledged transactions will be sent again", "err", derr)
+		} else {
+			drained = true
+		}
+	}
+	if drained {
+		cctx, cancel := withReserve(stopCtx, saveReserve)
+		if cerr := prod.Close(cctx); cerr != nil && err == nil {
+			err = cerr
+		}
+		cancel()
+	} else {
+		prod.Abort()
+	}
+	if !lockLost {
+		c, _ := tracker.Checkpoint()
+		p.report.checkpoint(c, false, p.report.view().Message)
+		if serr := p.status.save(stopCtx); serr != nil {
+			p.log.Warn("save checkpoint", "err", serr)
+			if errors.Is(serr, store.ErrLockLost) {
+				err = serr
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	if errors.Is(err, binlog.ErrPurged) {
+		c, _ := tracker.Checkpoint()
+		return fmt.Errorf("the source no longer has the binlog after position %s (%w). dts cannot resume without losing rows: delete the task and submit it again with incr=false to copy the tables afresh, or with incr=true to stream from now and accept the gap", c.Pos, err)
+	}
+	return err
+}
+
+// withReserve returns a context that ends reserve before ctx's deadline.
+func withReserve(ctx context.Context, reserve time.Duration) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, d.Add(-min(reserve, time.Until(d)/2)))
+}
+
+// read copies the tables first when a copy is unfinished, then streams the binlog. A panic
+// fails the task instead of the process: go-mysql parses what the source sends on this goroutine
+// and trusts it, and a malformed answer must not take down every task of the process (dts dev
+// runs them all in one).
+func (p *pipeline) read(ctx context.Context, conn *client.Conn, d binlog.Dialer, server *binlog.Server, start Checkpoint, scope *filter.Set, e *emitter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.log.Error("pipeline panicked", "panic", r, "stack", string(debug.Stack()))
+			err = permanent(fmt.Errorf("the worker could not process what the source sent (%v); the worker log has the details: please report it", r))
+		}
+	}()
+	if start.copying() {
+		p.report.copying()
+		p.saveNow(ctx)
+		copier := &snapshot.Copier{Conn: conn, ChunkRows: p.cfg.SnapshotChunkRows}
+		if err := copier.Copy(ctx, *start.Copy, e); err != nil {
+			return err
+		}
+		p.log.Info("initial copy done; streaming from the position taken before it", "pos", start.Pos.String())
+	}
+	p.report.running()
+	p.saveNow(ctx)
+	describer := binlog.NewDescriber(d)
+	defer describer.Close()
+	r := binlog.NewReader(binlog.Config{
+		Dialer:   d,
+		Server:   server,
+		Start:    start.Pos,
+		Scope:    scope,
+		Describe: describer,
+		Logger:   p.log,
+	})
+	return r.Run(ctx, e)
+}
+
+// saveNow saves the status at a change of state, rather than at the next periodic save.
+func (p *pipeline) saveNow(ctx context.Context) {
+	if err := p.status.save(ctx); err != nil && ctx.Err() == nil {
+		p.log.Warn("save status", "err", err)
+	}
+}
+
+// reportLoop publishes the tracker's checkpoint and the pipeline's health every StatusInterval,
+// saves the status when something changed (every HeartbeatInterval anyway, to show the worker
+// alive), and stops the attempt when the lock is lost.
+func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkpoint], e *emitter, warning string) error {
+	t := time.NewTicker(p.cfg.StatusInterval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		c, open := tracker.Checkpoint()
+		p.metrics.inflight.Set(float64(open))
+		if !c.TxnTime.IsZero() {
+			p.metrics.checkpointTS.Set(float64(c.TxnTime.Unix()))
+		}
+		msg := joinMessages(warning, e.warnings())
+		stalled, lastErr := e.prod.Stalled()
+		p.metrics.kafkaStalled.Set(stalled.Seconds())
+		if stalled >= stallAfter {
+			m := fmt.Sprintf("Kafka has acknowledged nothing for %s", stalled.Round(time.Second))
+			if lastErr != nil {
+				m = fmt.Sprintf("Kafka unreachable for %s: %v", stalled.Round(time.Second), lastErr)
+			}
+			msg = joinMessages(m, msg)
+		}
+		changed := p.report.checkpoint(c, open == 0 && e.caughtUp(), msg)
+		if !changed && time.Since(last) < p.cfg.HeartbeatInterval {
+			continue
+		}
+		if err := p.status.save(ctx); err != nil {
+			if errors.Is(err, store.ErrLockLost) {
+				return err
+			}
+			if ctx.Err() == nil {
+				p.log.Warn("save status", "err", err)
+			}
+			continue
+		}
+		last = time.Now()
+	}
+}
+
+func joinMessages(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
+}
+
+func splitBrokers(addr string) []string {
+	var out []string
+	for _, b := range strings.Split(addr, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,89 @@
+package worker
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/worker/binlog"
+	"github.com/dtsrepl/dts/worker/filter"
+	"github.com/dtsrepl/dts/worker/schema"
+	"github.com/dtsrepl/dts/worker/snapshot"
+)
+
+// startPoint decides where an attempt starts: the saved checkpoint (with an unfinished copy,
+// the copy resumes), a new copy (incr=false: its tables and the position taken before it), or
+// the source's current position (incr=true).
+func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec *api.TaskSpec, scope *filter.Set, log *slog.Logger) (Checkpoint, error) {
+	var (
+		c   Checkpoint
+		err error
+	)
+	switch {
+	case prev != nil && prev.Snapshot != nil && !prev.Snapshot.Done:
+		// The copy's checkpoint is its progress; Pos of the status may be empty.
+		c, err = resumeFrom(&api.Status{Pos: prev.Snapshot.Pos, RowsSent: prev.RowsSent, Snapshot: prev.Snapshot}, server.Flavor)
+	case prev != nil && prev.Pos != "":
+		c, err = resumeFrom(prev, server.Flavor)
+	case !spec.IsIncr():
+		if c.Pos, err = binlog.CurrentPos(conn, server); err != nil {
+			return c, err
+		}
+		tables, estimate, perr := snapshot.Plan(conn, databases(spec.Filters), scope.Table)
+		if perr != nil {
+			return c, perr
+		}
+		c.Copy = &api.SnapshotProgress{Pos: c.Pos.String(), Tables: tables, RowsEstimated: estimate}
+		log.Info("initial copy planned", "tables", len(tables), "rows_estimated", estimate, "stream_from", c.Pos.String())
+	default:
+		c.Pos, err = binlog.CurrentPos(conn, server)
+	}
+	if prev != nil && c.Sent == 0 {
+		c.Sent = prev.RowsSent
+	}
+	if err != nil {
+		return c, err
+	}
+	if c.Pos.GTID != nil && c.Pos.Flavor != server.Flavor {
+		return c, permanent(fmt.Errorf("the saved position %s is for %s but the source is %s: a task cannot move between server flavors; submit a new task", c.Pos, c.Pos.Flavor, server.Flavor))
+	}
+	return c, nil
+}
+
+// unmatched reads the tables of the filters' databases and returns a warning naming the
+// filters that select none of them yet ("" if every filter selects a table): a typo in a match
+// would otherwise stream nothing in silence.
+func unmatched(conn *client.Conn, filters []api.Filter, scope *filter.Set) (string, error) {
+	all, err := schema.Tables(conn, databases(filters))
+	if err != nil {
+		return "", err
+	}
+	tables := make([]api.TableRef, len(all))
+	for i, t := range all {
+		tables[i] = api.TableRef{DB: t.DB, Table: t.Name}
+	}
+	var parts []string
+	for _, i := range scope.Unmatched(tables) {
+		f := filters[i]
+		parts = append(parts, fmt.Sprintf("task.filters[%d] (dbname %q, match %q)", i, f.DBName, f.Match))
+	}
+	if len(parts) == 0 {
+		return "", nil
+	}
+	return "warning: " + strings.Join(parts, ", ") + " selects no table of the source yet; tables created later that match are streamed", nil
+}
+
+func databases(fs []api.Filter) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range fs {
+		if !seen[f.DBName] {
+			seen[f.DBName] = true
+			out = append(out, f.DBName)
+		}
+	}
+	return out
+}
