@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -34,6 +36,22 @@ type Task struct {
 	Desired   Desired   `json:"desired"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ParseTaskID reads a task id in its one canonical form, a positive decimal integer without
+// sign, spaces or leading zeros: "+1", "01" or " 1" would otherwise name task 1 too, so one
+// task would answer to many paths.
+func ParseTaskID(s string) (int64, error) {
+	bad := s == "" || s[0] == '0' || len(s) > 19
+	for i := 0; i < len(s) && !bad; i++ {
+		bad = s[i] < '0' || s[i] > '9'
+	}
+	if !bad {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a task id (a positive decimal integer without sign or leading zeros)", s)
 }
 
 // Credentials is the account a worker logs in to the source with.

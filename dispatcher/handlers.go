@@ -313,7 +313,7 @@ func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, api.FieldError(name, "must be an integer from %d to %d, got %q", lo, hi, v)
+		return 0, api.FieldError(name, "must be between %d and %d, got %q", lo, hi, v)
 	}
 	return n, nil
 }

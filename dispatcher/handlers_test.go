@@ -283,6 +283,24 @@ func TestBadInput(t *testing.T) {
 		{"filter does not parse", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"status = = 1 AND"`), "task.filters[1].filter"},
 		{"dbname pattern", replace(`"dbname":"oa_data_service"`, `"dbname":"/oa.*/"`), "task.filters[0].dbname"},
 		{"negative rate", replace(`"incr":true`, `"incr":true,"rate_limit":{"rate":-1}`), "task.rate_limit.rate"},
+		{"unknown nested field", replace(`"port":5306`, `"port":5306,"ssl":true`), "task.source.ssl: unknown field"},
+		{"duplicate key", replace(`"addr":"127.0.0.1:9092"`, `"addr":"127.0.0.1:9092","addr":"127.0.0.1:9093"`), "task.kafka.addr: duplicate key"},
+		{"case-folded key", replace(`"kafka":`, `"Kafka":`), `task.Kafka: unknown field (did you mean "kafka"?)`},
+		{"case-folded task", strings.Replace(valid, `{"task"`, `{"Task"`, 1), `Task: unknown field (did you mean "task"?)`},
+		{"upper-case host", replace(`"host":`, `"HOST":`), `task.source.HOST: unknown field`},
+		{"server_id negative", replace(`"port":5306`, `"port":5306,"server_id":-1`), "task.source.server_id: must be between 1 and 4294967295"},
+		{"server_id too large", replace(`"port":5306`, `"port":5306,"server_id":4294967296`), "task.source.server_id: must be between 1 and 4294967295"},
+		{"dbname too long", replace(`"dbname":"oa_data_service"`, `"dbname":"`+strings.Repeat("d", 65)+`"`), "task.filters[0].dbname: must be at most 64 characters"},
+		{"dbname with NUL", replace(`"dbname":"oa_data_service"`, `"dbname":"oa\u0000x"`), "task.filters[0].dbname: must not contain control characters"},
+		{"dbname with a newline", replace(`"dbname":"oa_data_service"`, `"dbname":"oa\nx"`), "task.filters[0].dbname: must not contain control characters"},
+		{"table with a newline", replace(`"match":"check_delay"`, `"match":"check\ndelay"`), "task.filters[1].match: must not contain control characters"},
+		{"table too long", replace(`"match":"check_delay"`, `"match":"`+strings.Repeat("t", 65)+`"`), "task.filters[1].match: a table name must be at most 64 characters"},
+		{"internal topic", replace(`"topic":"t"`, `"topic":"__consumer_offsets"`), "task.kafka.topic: \"__consumer_offsets\" starts with \"__\""},
+		{"transaction topic", replace(`"topic":"t"`, `"topic":"__transaction_state"`), "task.kafka.topic"},
+		{"topic with topic_mode", replace(`"topic":"t",`, `"topic":"t","topic_mode":1,`), "task.kafka.topic: is ignored when topic_mode is set"},
+		{"string filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"'abc'"`), "task.filters[1].filter: must be a condition"},
+		{"arithmetic filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"1+1"`), "task.filters[1].filter: must be a condition"},
+		{"bare column filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"status"`), "task.filters[1].filter: must be a condition"},
 	}
 	for _, tc := range cases {
 		for _, path := range []string{"/v1/dispatch/submit", "/v1/dispatch/alter/1"} {
@@ -701,5 +719,25 @@ func TestBodyLimit(t *testing.T) {
 	// The server still serves.
 	if status, env, _ := post(valid); status != http.StatusOK || env.Code != api.CodeOK {
 		t.Errorf("after a refused body: HTTP %d code %d", status, env.Code)
+	}
+}
+
+// TestTaskIDs: only the canonical decimal form names a task, so one task has one path.
+func TestTaskIDs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	if id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	h.do(http.MethodGet, "/v1/task/1", "").wantCode(t, api.CodeOK)
+	for _, raw := range []string{"+1", "01", "001", "%201", "1%20", "%2B1", "-1", "0", "1e0", "0x1", "1.0", "9223372036854775808", "abc"} {
+		h.do(http.MethodGet, "/v1/task/"+raw, "").wantCode(t, api.CodeBadRequest, "id: ", "is not a task id")
+		h.do(http.MethodPost, "/v1/task/"+raw+"/stop", "").wantCode(t, api.CodeBadRequest, "id: ")
+		h.do(http.MethodPut, "/v1/dispatch/alter/"+raw, seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeBadRequest, "id: ")
+		h.do(http.MethodDelete, "/v1/task/"+raw, "").wantCode(t, api.CodeBadRequest, "id: ")
+	}
+	if got := h.store.task(t, 1); got.Desired != api.DesiredRunning || got.Version != 1 {
+		t.Errorf("a request with a non-canonical id changed task 1: %+v", got)
 	}
 }

@@ -2,11 +2,9 @@ package dispatcher
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -69,71 +67,20 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 	return api.Errorf(api.CodeInternal, "internal error")
 }
 
-// decodeSubmit reads a submit or alter body strictly: it must be one JSON object with known
-// fields of the right types. Errors name the field.
+// decodeSubmit reads a submit or alter body with api.DecodeSubmit, after the size check the
+// screen already made on the declared length (a chunked body has none).
 func decodeSubmit(body []byte) (*api.TaskSpec, error) {
 	if len(body) > MaxBody {
 		return nil, api.FieldError("body", "larger than %d bytes", MaxBody)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, api.FieldError("body", "is empty; send {\"task\":{...}}")
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	var req api.SubmitRequest
-	if err := d.Decode(&req); err != nil {
-		return nil, jsonError(err)
-	}
-	if d.More() {
-		return nil, api.FieldError("body", "has data after the JSON object")
-	}
-	if req.Task == nil {
-		return nil, api.FieldError("task", "is required")
-	}
-	return req.Task, nil
-}
-
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return api.FieldError("body", "is not valid JSON (at byte %d: %v)", syn.Offset, syn)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		return api.FieldError(field, "must be %s, got a JSON %s", kind(typ.Type.String()), typ.Value)
-	// encoding/json has no typed error for unknown fields: its message is the only handle.
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return api.FieldError(name, "unknown field")
-	}
-	return api.FieldError("body", "is not a valid request: %v", err)
-}
-
-func kind(goType string) string {
-	switch {
-	case strings.Contains(goType, "int"):
-		return "an integer"
-	case strings.Contains(goType, "float"):
-		return "a number"
-	case goType == "string":
-		return "a string"
-	case goType == "bool" || goType == "*bool":
-		return "true or false"
-	case strings.HasPrefix(goType, "[]") || strings.HasSuffix(goType, "StringList"):
-		return "a list"
-	}
-	return "an object"
+	return api.DecodeSubmit(bytes.NewReader(body))
 }
 
 // taskID reads the :id parameter.
 func taskID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, api.FieldError("id", "%q is not a task id (a positive integer)", c.Params("id"))
+	id, err := api.ParseTaskID(c.Params("id"))
+	if err != nil {
+		return 0, api.FieldError("id", "%v", err)
 	}
 	return id, nil
 }
