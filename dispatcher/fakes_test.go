@@ -347,14 +347,21 @@ func (h *harness) do(method, path, body string) *response {
 // doAuth sends a request with the given Authorization header ("" sends none).
 func (h *harness) doAuth(method, path, body, auth string) *response {
 	h.t.Helper()
+	return h.doHeaders(method, path, body, map[string]string{"Content-Type": "application/json", "Authorization": auth})
+}
+
+// doHeaders sends a request with exactly the given headers; an empty value sends none.
+func (h *harness) doHeaders(method, path, body string, headers map[string]string) *response {
+	h.t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := h.srv.App().Test(req, 10_000)
 	if err != nil {

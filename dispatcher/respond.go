@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,12 +29,17 @@ func ok(c *fiber.Ctx, data any) error {
 // scheduler sentinels map to theirs, and anything else is a -500 whose details go to the log
 // only.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	e := s.apiError(c, err)
-	if e.Code == api.CodeUnauthorized {
-		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="dts"`)
+	fctx := c.Context()
+	// Without a trace id, fasthttp refused the request before any handler ran (headers too
+	// large, a chunked body over the limit): observe never sees it, so it is recorded here.
+	early := fctx.UserValue(traceKey) == nil
+	start := time.Now()
+	traceID(fctx)
+	writeError(fctx, s.apiError(c, err))
+	if early {
+		s.record(fctx, "unmatched", start)
 	}
-	c.Set(api.StatusHeader, strconv.Itoa(e.Code))
-	return c.Status(e.HTTPStatus()).JSON(api.Envelope[struct{}]{Code: e.Code, Message: e.Message, TTL: 1}, contentType)
+	return nil
 }
 
 func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
@@ -48,7 +53,7 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 	case errors.Is(err, store.ErrConflict):
 		return api.Errorf(api.CodeConflict, "the task changed while this request was handled; read it again and retry")
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, jobs.ErrUnavailable):
-		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
 		return api.Errorf(api.CodeUnavailable, "%v", err)
 	case errors.As(err, &fe):
 		switch fe.Code {
@@ -63,7 +68,7 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 			return api.Errorf(api.CodeBadRequest, "%s", fe.Message)
 		}
 	}
-	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
 	return api.Errorf(api.CodeInternal, "internal error")
 }
 
