@@ -30,12 +30,16 @@ const (
 
 // Task is a stored task. Its spec never holds the source password.
 type Task struct {
-	ID        int64     `json:"id"`
-	Spec      TaskSpec  `json:"spec"`
-	Version   int64     `json:"version"`
-	Desired   Desired   `json:"desired"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID      int64    `json:"id"`
+	Spec    TaskSpec `json:"spec"`
+	Version int64    `json:"version"`
+	Desired Desired  `json:"desired"`
+	// DefaultAccount is set while the task logs in with the dispatcher's default replication
+	// account (it gave only host and port), which may only be used for the hosts the dispatcher
+	// allows; every alter and start checks that again.
+	DefaultAccount bool      `json:"default_account,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // ParseTaskID reads a task id in its one canonical form, a positive decimal integer without

@@ -25,8 +25,12 @@ type Config struct {
 	// only with Insecure.
 	AuthUser, AuthPassword string
 	Insecure               bool
-	// DefaultCredentials is the source account for tasks that give only host and port.
+	// DefaultCredentials is the source account for tasks that give only host and port. It needs
+	// SourceAllow.
 	DefaultCredentials *api.Credentials
+	// SourceAllow is where DefaultCredentials may log in; tasks for other hosts must give their
+	// own account.
+	SourceAllow *HostAllowList
 	// PlacementTimeout bounds how long submit waits for the worker's address (default 10s).
 	PlacementTimeout time.Duration
 	// Location is the zone the API writes times in (default the local zone).
@@ -59,6 +63,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if (cfg.AuthUser == "" || cfg.AuthPassword == "") && !cfg.Insecure {
 		return nil, errors.New("dispatcher: Basic auth credentials are required (or run it insecure, without auth)")
+	}
+	if cfg.DefaultCredentials != nil && cfg.DefaultCredentials.Username != "" && cfg.SourceAllow == nil {
+		return nil, errors.New("dispatcher: a default replication account needs an allow-list of the source hosts it may log in to; without one any API caller could point a task at a server of theirs and receive its password")
 	}
 	if cfg.PlacementTimeout <= 0 {
 		cfg.PlacementTimeout = 10 * time.Second

@@ -35,13 +35,22 @@ func validate(spec *api.TaskSpec, alter bool) error {
 }
 
 // credentials picks the source account of a submitted spec: its own, or the dispatcher's
-// default when the spec gives only host and port.
-func (s *Server) credentials(src *api.Source) (*api.Credentials, error) {
+// default (isDefault) when the spec gives only host and port.
+func (s *Server) credentials(src *api.Source) (creds *api.Credentials, isDefault bool, err error) {
 	if src.Username != "" {
-		return &api.Credentials{Username: src.Username, Password: src.Password}, nil
+		return &api.Credentials{Username: src.Username, Password: src.Password}, false, nil
 	}
+	c, err := s.defaultCredentials(src.Host)
+	return c, true, err
+}
+
+// defaultCredentials is the default replication account, if it may log in to host.
+func (s *Server) defaultCredentials(host string) (*api.Credentials, error) {
 	if s.cfg.DefaultCredentials == nil || s.cfg.DefaultCredentials.Username == "" {
 		return nil, api.FieldError("task.source.username", "is required: this dispatcher has no default replication account (--source-user)")
+	}
+	if !s.cfg.SourceAllow.Allows(host) {
+		return nil, api.FieldError("task.source.username", "is required for %s: the dispatcher's default replication account may only log in to the hosts of its allow-list (--source-allow; names are matched as written, never resolved); give username and password", host)
 	}
 	c := *s.cfg.DefaultCredentials
 	return &c, nil
@@ -55,7 +64,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err := validate(spec, false); err != nil {
 		return err
 	}
-	creds, err := s.credentials(spec.Source)
+	creds, isDefault, err := s.credentials(spec.Source)
 	if err != nil {
 		return err
 	}
@@ -64,7 +73,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	incr := spec.IsIncr()
 	stored.Incr = &incr
 	now := time.Now()
-	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, CreatedAt: now, UpdatedAt: now}
+	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, DefaultAccount: isDefault, CreatedAt: now, UpdatedAt: now}
 	ctx := c.UserContext()
 	id, err := s.cfg.Store.Create(ctx, t)
 	if err != nil {
@@ -114,6 +123,7 @@ func (s *Server) alter(c *fiber.Ctx) error {
 	}
 	next := spec.Redacted()
 	var creds *api.Credentials
+	useDefault := cur.DefaultAccount
 	if spec.Source != nil {
 		old := cur.Spec.Source
 		if old == nil || spec.Source.Host != old.Host || spec.Source.Port != old.Port {
@@ -129,12 +139,21 @@ func (s *Server) alter(c *fiber.Ctx) error {
 			// New or re-sent credentials: a rotation reaches the worker through the launcher.
 			creds = &api.Credentials{Username: spec.Source.Username, Password: spec.Source.Password}
 			next.Source.Username = spec.Source.Username
+			useDefault = false
 		} else {
 			next.Source.Username = old.Username
 		}
 		next.Source.ServerID = old.ServerID
 	} else {
 		next.Source = cur.Spec.Source
+	}
+	if useDefault {
+		// Checked again: the allow-list may have changed since the task was submitted. The
+		// account is handed to the launcher again, which also brings a rotated default password
+		// to the worker.
+		if creds, err = s.defaultCredentials(next.Source.Host); err != nil {
+			return err
+		}
 	}
 	if spec.Incr != nil && *spec.Incr != cur.Spec.IsIncr() {
 		return api.Errorf(api.CodeConflict, "task.incr: cannot change (it is %v); submit a new task to copy the tables again", cur.Spec.IsIncr())
@@ -144,7 +163,8 @@ func (s *Server) alter(c *fiber.Ctx) error {
 
 	t := *cur
 	t.Spec = *next
-	changed := !cur.Spec.Equal(next)
+	t.DefaultAccount = useDefault
+	changed := !cur.Spec.Equal(next) || cur.DefaultAccount != useDefault
 	if changed {
 		t.Version = cur.Version + 1
 		t.UpdatedAt = time.Now()
@@ -254,6 +274,12 @@ func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 	if err != nil {
 		return describeErr(id, err)
 	}
+	var creds *api.Credentials
+	if d == api.DesiredRunning && cur.DefaultAccount && cur.Spec.Source != nil {
+		if creds, err = s.defaultCredentials(cur.Spec.Source.Host); err != nil {
+			return err
+		}
+	}
 	if cur.Desired != d {
 		t := *cur
 		t.Desired = d
@@ -266,7 +292,7 @@ func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 	if d == api.DesiredStopped {
 		err = s.cfg.Launcher.Stop(ctx, id)
 	} else {
-		err = s.cfg.Launcher.Launch(ctx, cur, nil)
+		err = s.cfg.Launcher.Launch(ctx, cur, creds)
 	}
 	if err != nil {
 		return fmt.Errorf("%s task %d: %w", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err)

@@ -206,7 +206,11 @@ func TestSubmitCredentials(t *testing.T) {
 	t.Run("default account", func(t *testing.T) {
 		t.Parallel()
 		def := &api.Credentials{Username: "dts_default", Password: "default-secret"}
-		h := newHarness(t, func(c *Config) { c.DefaultCredentials = def })
+		allow, err := ParseHostAllowList("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, func(c *Config) { c.DefaultCredentials, c.SourceAllow = def, allow })
 		h.do(http.MethodPost, "/v1/dispatch/submit", hostOnly).wantCode(t, api.CodeOK)
 		launches, _, _ := h.launcher.calls()
 		if len(launches) != 1 || launches[0].Creds == nil || *launches[0].Creds != *def {

@@ -34,6 +34,9 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := af.allowList(); err != nil {
+		return err
+	}
 	db, err := bolt.Open(filepath.Join(*dataDir, "dts.db"))
 	if err != nil {
 		return err
