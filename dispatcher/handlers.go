@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -75,11 +76,24 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	now := time.Now()
 	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, DefaultAccount: isDefault, CreatedAt: now, UpdatedAt: now}
 	ctx := c.UserContext()
+	// An explicit server id is checked before anything is stored; the default one depends on the
+	// id, so it is checked after Create, against every other task (see checkServerID).
+	if err := s.checkServerID(ctx, stored.Source, 0); err != nil {
+		return err
+	}
 	id, err := s.cfg.Store.Create(ctx, t)
 	if err != nil {
 		return fmt.Errorf("store task: %w", err)
 	}
 	t.ID = id
+	if err := s.checkServerID(ctx, stored.Source, id); err != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if derr := s.cfg.Store.Delete(rctx, id); derr != nil {
+			s.log.Error("undo store of a refused submit", "task", id, "err", derr)
+		}
+		return err
+	}
 	if err := s.cfg.Launcher.Launch(ctx, t, creds); err != nil {
 		// Undo, so a failed submit leaves nothing behind.
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -102,6 +116,36 @@ func (s *Server) submit(c *fiber.Ctx) error {
 		addr = ""
 	}
 	return ok(c, api.SubmitResponse{Addr: addr, ID: id})
+}
+
+// checkServerID refuses a source whose effective replica server id (explicit, or the default of
+// task id) is another task's on the same source (host, case-insensitive, and port): the server
+// would disconnect one replica whenever the other connects. With id 0 only an explicit id is
+// checked. Run after Create, the check sees every task created before it; of two concurrent
+// submits with one id at least one sees the other, so both may be refused but never both kept.
+func (s *Server) checkServerID(ctx context.Context, src *api.Source, id int64) error {
+	if src == nil || id == 0 && src.ServerID == 0 {
+		return nil
+	}
+	mine := src.EffectiveServerID(id)
+	recs, err := s.cfg.Store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list tasks to check the server id: %w", err)
+	}
+	for _, r := range recs {
+		o := r.Task.Spec.Source
+		if r.Task.ID == id || o == nil || o.Port != src.Port || !strings.EqualFold(o.Host, src.Host) {
+			continue
+		}
+		if o.EffectiveServerID(r.Task.ID) == mine {
+			how := "its explicit source.server_id"
+			if o.ServerID == 0 {
+				how = fmt.Sprintf("its default, 1000000000 + %d", r.Task.ID)
+			}
+			return api.Errorf(api.CodeConflict, "task.source.server_id: %d is already the server id of task %d on %s (%s); two replicas with one server id disconnect each other over and over: give this task another source.server_id", mine, r.Task.ID, src.Addr(), how)
+		}
+	}
+	return nil
 }
 
 func (s *Server) alter(c *fiber.Ctx) error {

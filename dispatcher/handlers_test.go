@@ -747,3 +747,64 @@ func TestTaskIDs(t *testing.T) {
 		t.Errorf("a request with a non-canonical id changed task 1: %+v", got)
 	}
 }
+
+// TestServerIDUnique: two tasks on one source never register with the same replica server id
+// (explicit, or the default 1000000000 + task id), since the server would make them disconnect
+// each other over and over.
+func TestServerIDUnique(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := func(host string, port int, serverID uint32) string {
+		b := strings.Replace(seedBody(port, kafkaAddr, "t"), `"host":"127.0.0.1"`, `"host":"`+host+`"`, 1)
+		if serverID != 0 {
+			b = strings.Replace(b, fmt.Sprintf(`"port":%d`, port), fmt.Sprintf(`"port":%d,"server_id":%d`, port, serverID), 1)
+		}
+		return b
+	}
+	submit := func(b string) int64 {
+		t.Helper()
+		r := h.do(http.MethodPost, "/v1/dispatch/submit", b)
+		r.wantCode(t, api.CodeOK)
+		var out api.SubmitResponse
+		r.data(t, &out)
+		return out.ID
+	}
+	// Task 1 takes what will be task 2's default id.
+	if id := submit(body("db1", srcPort, 1_000_000_002)); id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	// Task 2 (default 1000000002) is refused and removed again; the id is not reused.
+	h.do(http.MethodPost, "/v1/dispatch/submit", body("db1", srcPort, 0)).wantCode(t, api.CodeConflict,
+		"task.source.server_id: 1000000002 is already the server id of task 1 on db1:5306", "disconnect each other")
+	// Task 3 gets its default, 1000000003.
+	if id := submit(body("db1", srcPort, 0)); id != 3 {
+		t.Fatalf("id %d", id)
+	}
+	for _, tc := range []struct {
+		body, msg string
+	}{
+		{body("db1", srcPort, 1_000_000_003), "1000000003 is already the server id of task 3 on db1:5306"},
+		{body("db1", srcPort, 1_000_000_002), "of task 1 on db1:5306"},
+		{body("DB1", srcPort, 1_000_000_002), "of task 1"}, // host names are case-insensitive
+	} {
+		h.do(http.MethodPost, "/v1/dispatch/submit", tc.body).wantCode(t, api.CodeConflict, tc.msg)
+	}
+	// Another port or host is another source.
+	submit(body("db1", srcPort+1, 1_000_000_002))
+	submit(body("db2", srcPort, 1_000_000_003))
+	// An explicit id, twice.
+	submit(body("db1", srcPort, 77))
+	h.do(http.MethodPost, "/v1/dispatch/submit", body("db1", srcPort, 77)).wantCode(t, api.CodeConflict, "77 is already the server id of task")
+
+	recs, err := h.store.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	launches, _, _ := h.launcher.calls()
+	if len(recs) != 5 || len(launches) != 5 {
+		t.Errorf("%d tasks stored, %d launched; want the 5 accepted", len(recs), len(launches))
+	}
+	if slices.Contains(h.store.deleted, 1) || !slices.Contains(h.store.deleted, 2) {
+		t.Errorf("deleted %v: want the refused task 2 undone and nothing else", h.store.deleted)
+	}
+}
