@@ -112,6 +112,12 @@ func TestDefaultAccountAllowList(t *testing.T) {
 	h2.do(http.MethodPut, "/v1/dispatch/alter/3", noSource).wantCode(t, api.CodeOK) // db1.example.com
 	own1 := strings.Replace(hostOnly("127.0.0.1"), `"port":3306`, `"port":3306,"username":"me","password":"mine"`, 1)
 	h2.do(http.MethodPut, "/v1/dispatch/alter/1", own1).wantCode(t, api.CodeOK)
+	// The task is stopped, and its new account still reaches the launcher: the next start must
+	// not log in with the default one.
+	launches, _, _ = h.launcher.calls()
+	if last := launches[len(launches)-1]; last.Task.ID != 1 || last.Creds == nil || last.Creds.Username != "me" {
+		t.Errorf("the alter of stopped task 1 handed %+v to the launcher, want its own account", last)
+	}
 	if got := h.store.task(t, 1); got.DefaultAccount || got.Spec.Source.Username != "me" {
 		t.Errorf("task 1 after moving to its own account: %+v", got)
 	}

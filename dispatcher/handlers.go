@@ -81,7 +81,12 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err := s.checkServerID(ctx, stored.Source, 0); err != nil {
 		return err
 	}
-	id, err := s.cfg.Store.Create(ctx, t)
+	var id int64
+	if cs, ok := s.cfg.Store.(CredentialStore); ok {
+		id, err = cs.CreateWithCredentials(ctx, t, *creds)
+	} else {
+		id, err = s.cfg.Store.Create(ctx, t)
+	}
 	if err != nil {
 		return fmt.Errorf("store task: %w", err)
 	}
@@ -217,7 +222,10 @@ func (s *Server) alter(c *fiber.Ctx) error {
 		}
 		s.log.Info("task altered", "task", id, "version", t.Version)
 	}
-	if cur.Desired == api.DesiredRunning && (changed || creds != nil) {
+	// New credentials always reach the launcher, which only stores them for a stopped task: the
+	// next start must not use the old ones. An alter with the account is also how a task that
+	// has none is repaired.
+	if creds != nil || changed && cur.Desired == api.DesiredRunning {
 		if err := s.cfg.Launcher.Launch(ctx, &t, creds); err != nil {
 			return fmt.Errorf("apply the altered task %d: %w", id, err)
 		}

@@ -808,3 +808,66 @@ func TestServerIDUnique(t *testing.T) {
 		t.Errorf("deleted %v: want the refused task 2 undone and nothing else", h.store.deleted)
 	}
 }
+
+// credStore is a fakeStore that also keeps credentials, as store/bolt does in dts dev.
+type credStore struct {
+	*fakeStore
+	creds   map[int64]api.Credentials
+	creates int // Create calls, which would store a task without its credentials
+}
+
+func (s *credStore) Create(ctx context.Context, t *api.Task) (int64, error) {
+	s.creates++
+	return s.fakeStore.Create(ctx, t)
+}
+
+func (s *credStore) CreateWithCredentials(ctx context.Context, t *api.Task, c api.Credentials) (int64, error) {
+	id, err := s.fakeStore.Create(ctx, t)
+	if err == nil {
+		s.mu.Lock()
+		s.creds[id] = c
+		s.mu.Unlock()
+	}
+	return id, err
+}
+
+// TestTaskWithoutCredentials: a store that keeps credentials gets them with the task, in one
+// call; a task that has none anyway (left by an older dts dev, or a dispatcher that stopped
+// before writing the Nomad Variable) is not reported as missing by start (-404) but as needing
+// an alter with the account, and that alter stores them and starts it, also when it is stopped.
+func TestTaskWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	cs := &credStore{fakeStore: newFakeStore(), creds: map[int64]api.Credentials{}}
+	h := newHarness(t, func(c *Config) { c.Store = cs })
+	h.store = cs.fakeStore
+	id := h.submit()
+	if cs.creates != 0 || cs.creds[id] != (api.Credentials{Username: "xes_replicator", Password: seedPassword}) {
+		t.Errorf("submit stored the task without its credentials (%d Create calls, credentials %+v)", cs.creates, cs.creds[id])
+	}
+
+	h.launcher.launchErr = fmt.Errorf("start task %d: %w: alter the task with source.username and source.password to store them and start it", id, jobs.ErrNoCredentials)
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeConflict,
+		"no source credentials are stored", "alter the task with source.username and source.password")
+	h.launcher.launchErr = nil
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+	// The alter of the stopped task hands the account to the launcher, which stores it.
+	h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", id), seedBody(srcPort, kafkaAddr, "replicator_test")).wantCode(t, api.CodeOK)
+	launches, _, _ := h.launcher.calls()
+	last := launches[len(launches)-1]
+	if last.Creds == nil || last.Creds.Password != seedPassword || last.Task.Desired != api.DesiredStopped {
+		t.Errorf("alter of a stopped task launched %+v, want its account handed over for storing", last)
+	}
+	// The list does not advise a start that cannot work without saying what to do next.
+	h.launcher.mu.Lock()
+	delete(h.launcher.jobs, id)
+	h.launcher.mu.Unlock()
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeOK)
+	h.launcher.mu.Lock()
+	delete(h.launcher.jobs, id)
+	h.launcher.mu.Unlock()
+	var l api.TaskList
+	h.do(http.MethodGet, "/v1/task/list", "").data(t, &l)
+	if msg := l.Tasks[0].Message; !strings.Contains(msg, fmt.Sprintf("POST /v1/task/%d/start", id)) || !strings.Contains(msg, "source.username and source.password") {
+		t.Errorf("message %q", msg)
+	}
+}

@@ -10,8 +10,16 @@ import (
 	"strings"
 )
 
-// ErrUnavailable wraps errors reaching the scheduler (Nomad down, timeouts).
-var ErrUnavailable = errors.New("scheduler unavailable")
+// Errors launchers return; the dispatcher maps them to envelope codes, so callers test them
+// with errors.Is.
+var (
+	// ErrUnavailable wraps errors reaching the scheduler or a worker in time (Nomad down,
+	// timeouts, a worker that does not stop): -503.
+	ErrUnavailable = errors.New("scheduler unavailable")
+	// ErrNoCredentials: the task has no stored source account, so its worker cannot log in; an
+	// alter with source.username and source.password stores one: -409.
+	ErrNoCredentials = errors.New("no source credentials are stored for the task")
+)
 
 // JobPrefix starts the name of every task's job.
 const JobPrefix = "dts-task-"

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
 )
 
 // RunFunc runs one task's worker until ctx ends, when it must checkpoint and return, or until
@@ -27,7 +29,7 @@ import (
 type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
 
 // Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
-// it). Credentials returns nil, nil for a task with none.
+// it). Credentials returns nil, nil or an error wrapping store.ErrNotFound for a task with none.
 type Secrets interface {
 	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
@@ -61,6 +63,7 @@ type entry struct {
 	sup     *supervisor // the newest supervisor, nil before the first start
 	stopped bool        // Stop was asked for sup
 	addr    string      // the task's last address, reused when it starts again
+	failure string      // why the last Launch could not start a worker, for Jobs
 }
 
 // New returns a launcher that runs workers with run and keeps credentials in secrets.
@@ -106,7 +109,9 @@ func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error
 
 // Launch stores creds when given and starts the task's worker, or gives the running
 // supervisor the new task record: the worker follows spec changes itself, and only new
-// credentials restart it. Launch keeps t; callers must not modify it afterwards.
+// credentials restart it. For a task whose Desired is stopped it only stores creds (an alter of
+// a stopped task). A task without stored credentials gets no worker: jobs.ErrNoCredentials.
+// Launch keeps t; callers must not modify it afterwards.
 func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
 	if t == nil || t.ID <= 0 {
 		return errors.New("launch: task has no id")
@@ -128,6 +133,9 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
 		}
 	}
+	if t.Desired == api.DesiredStopped {
+		return nil
+	}
 
 	l.mu.Lock()
 	sup, stopped, prevAddr := e.sup, e.stopped, e.addr
@@ -147,14 +155,24 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 
 	c := creds
 	if c == nil {
-		if c, err = l.secrets.Credentials(ctx, t.ID); err != nil {
+		c, err = l.secrets.Credentials(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			c, err = nil, nil
+		}
+		if err != nil {
 			return fmt.Errorf("read credentials of task %d: %w", t.ID, err)
 		}
 	}
 	log := l.log.With("task", t.ID)
 	if c == nil {
-		log.Warn("task has no stored credentials; starting its worker without an account")
-		c = &api.Credentials{}
+		// Only a dts dev killed in the middle of a submit, before task and credentials were
+		// stored together, leaves this; a worker without an account would fail to log in.
+		const msg = "no source credentials are stored for this task (dts dev stopped while it was being submitted); alter the task with source.username and source.password to store them and start it"
+		l.mu.Lock()
+		e.failure = msg
+		l.mu.Unlock()
+		log.Warn("task has no stored credentials; not starting its worker")
+		return fmt.Errorf("%w: alter the task with source.username and source.password to store them and start it", jobs.ErrNoCredentials)
 	}
 	ln, err := listen(prevAddr)
 	if err != nil {
@@ -168,7 +186,7 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		sup.ln.close()
 		return ErrClosed
 	}
-	e.sup, e.stopped, e.addr = sup, false, sup.addr
+	e.sup, e.stopped, e.addr, e.failure = sup, false, sup.addr, ""
 	l.mu.Unlock()
 	go sup.loop()
 	log.Info("worker started", "addr", sup.addr)
@@ -207,11 +225,12 @@ func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	return l.stopLocked(ctx, id, e)
 }
 
-// forgetUnused drops an entry that acquire made for a task that never started.
+// forgetUnused drops an entry that acquire made for a task that never started, unless it holds
+// the reason why.
 func (l *Launcher) forgetUnused(id int64, e *entry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e.sup == nil && l.tasks[id] == e {
+	if e.sup == nil && e.failure == "" && l.tasks[id] == e {
 		delete(l.tasks, id)
 	}
 }
@@ -269,6 +288,9 @@ func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
 	out := make(map[int64]*api.JobInfo, len(l.tasks))
 	for id, e := range l.tasks {
 		if e.sup == nil {
+			if e.failure != "" {
+				out[id] = &api.JobInfo{ID: JobID(id), Status: StatusFailed, Message: e.failure}
+			}
 			continue
 		}
 		phase, addr, lastErr := e.sup.state()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,9 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/store/bolt"
 )
 
 func TestStopWaitsForWorker(t *testing.T) {
@@ -70,7 +75,7 @@ func TestStopTimeout(t *testing.T) {
 		return nil
 	})
 	l.stopTimeout = 50 * time.Millisecond
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, runs, "first run")
@@ -132,7 +137,7 @@ func TestSameAddressAcrossRestarts(t *testing.T) {
 		}
 		return fmt.Errorf("run %d failed after a request", i)
 	})
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	addr, err := l.WaitAddr(ctx, 1)
@@ -162,7 +167,7 @@ func TestSameAddressAcrossRestarts(t *testing.T) {
 	if err := l.Stop(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := l.WaitAddr(ctx, 1); a != addr {
@@ -222,7 +227,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		return ctx.Err()
 	})
 	for id := int64(1); id <= 5; id++ {
-		if err := l.Launch(ctx, task(id), nil); err != nil {
+		if err := l.Launch(ctx, task(id), testCreds); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, ctx, started, "a worker")
@@ -254,7 +259,7 @@ func TestCloseBoundedByContext(t *testing.T) {
 		return nil
 	}, newMemSecrets(), nil)
 	ctx := testCtx(t)
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, started, "start")
@@ -306,4 +311,73 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestLaunchWithoutCredentials: a task whose credentials were never stored (dts dev killed in
+// the middle of a submit, before this was one transaction) gets no worker without an account;
+// Launch says so with jobs.ErrNoCredentials, Jobs advises the alter that repairs it, and a
+// Launch with credentials (the alter) stores them and starts the worker. The real embedded
+// store is the Secrets here: it reports missing credentials as store.ErrNotFound.
+func TestLaunchWithoutCredentials(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	started := make(chan api.Credentials, 2)
+	checkNoLeak(t)
+	l := New(func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
+		started <- c
+		<-ctx.Done()
+		return nil
+	}, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.Close(cctx)
+	})
+	tk := task(0)
+	id, err := db.Create(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Launch(ctx, tk, nil)
+	if !errors.Is(err, jobs.ErrNoCredentials) || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("launch without credentials: %v, want jobs.ErrNoCredentials (and not a not-found)", err)
+	}
+	info := jobInfo(t, ctx, l, id)
+	if info == nil || info.Status == StatusRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
+		t.Fatalf("job info %+v, want it to advise the alter", info)
+	}
+	select {
+	case <-started:
+		t.Fatal("a worker started without an account")
+	default:
+	}
+	// The alter of a stopped task stores the account without starting it.
+	stopped := *tk
+	stopped.Desired = api.DesiredStopped
+	creds := api.Credentials{Username: "repl", Password: "pw"}
+	if err := l.Launch(ctx, &stopped, &creds); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := db.Credentials(ctx, id); err != nil || *c != creds {
+		t.Fatalf("credentials after the alter of a stopped task: %+v, %v", c, err)
+	}
+	select {
+	case <-started:
+		t.Fatal("the alter of a stopped task started it")
+	default:
+	}
+	// Started, it runs with them.
+	if err := l.Launch(ctx, tk, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, ctx, started, "the worker"); got != creds {
+		t.Errorf("worker started with %+v", got)
+	}
+	if info := waitStatus(t, ctx, l, id, StatusRunning); info.Message != "" {
+		t.Errorf("job info after the repair %+v", *info)
+	}
 }

@@ -68,7 +68,7 @@ func TestBackoffResetsAfterLongRun(t *testing.T) {
 	})
 	l.policy = restartPolicy{min: 20 * time.Millisecond, max: time.Minute, reset: 50 * time.Millisecond}
 	rec := recordBackoffs(t, l)
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	for range 6 {
@@ -86,7 +86,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 		return errors.New("source unreachable")
 	})
 	l.policy = restartPolicy{min: time.Hour, max: time.Hour, reset: time.Hour}
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	info := waitStatus(t, ctx, l, 1, StatusRestarting)
@@ -208,7 +208,7 @@ func TestPanickingWorkerIsRestarted(t *testing.T) {
 		<-ctx.Done()
 		return nil
 	})
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, second, "run after the panic")

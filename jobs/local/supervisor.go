@@ -25,6 +25,8 @@ const (
 	StatusRunning    = "running"
 	StatusRestarting = "restarting"
 	StatusStopped    = "stopped"
+	// StatusFailed: no worker could be started (the message says why).
+	StatusFailed = "failed"
 )
 
 // supervisor runs one task's worker until stopped, restarting it when it fails and when its

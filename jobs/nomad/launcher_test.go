@@ -328,21 +328,30 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	}
 }
 
-// testCredentialsLater launches a task before its Variable exists: the worker waits, Jobs says
-// for what, and the Variable written by a later Launch starts it.
+// testCredentialsLater starts a task that has no Variable (a dispatcher stopped between storing
+// the task and writing it): no job is registered, whose worker would wait for the Variable
+// forever; Launch says jobs.ErrNoCredentials, which the dispatcher turns into advice to alter
+// the task. The alter of the stopped task writes the Variable without starting it, and the
+// start then runs it.
 func testCredentialsLater(t *testing.T, l *Launcher, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := l.Launch(ctx, testTask(id), nil); err != nil {
+	err := l.Launch(ctx, testTask(id), nil)
+	if !errors.Is(err, jobs.ErrNoCredentials) || !strings.Contains(err.Error(), "alter the task") {
+		t.Fatalf("launch without a variable: %v, want jobs.ErrNoCredentials", err)
+	}
+	if info, err := l.Job(ctx, id); err != nil || info != nil {
+		t.Fatalf("a job was registered for a task without credentials: %+v, %v", info, err)
+	}
+	stopped := testTask(id)
+	stopped.Desired = api.DesiredStopped
+	if err := l.Launch(ctx, stopped, &api.Credentials{Username: "u", Password: "late"}); err != nil {
 		t.Fatal(err)
 	}
-	// Nomad reports the missing Variable a few seconds after the task starts waiting for it.
-	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && strings.Contains(j.Message, "Missing") })
-	t.Logf("job info: %+v", *info)
-	if info.Status != StatusPending || !strings.Contains(info.Message, VariablePath(id)) {
-		t.Errorf("job waiting for its variable reported %+v", *info)
+	if info, err := l.Job(ctx, id); err != nil || info != nil {
+		t.Fatalf("the alter of a stopped task registered its job: %+v, %v", info, err)
 	}
-	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "late"}); err != nil {
+	if err := l.Launch(ctx, testTask(id), nil); err != nil {
 		t.Fatal(err)
 	}
 	waitAddr(t, ctx, l, id)
