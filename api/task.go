@@ -147,6 +147,13 @@ type TaskDetail struct {
 	Job         *JobInfo  `json:"job,omitempty"`
 }
 
+// DeleteResponse is the data of DELETE /v1/task/:id.
+type DeleteResponse struct {
+	// LeftRunning says what was left running when the task's worker did not stop in time; the
+	// task is deleted all the same (its worker can no longer save a position).
+	LeftRunning string `json:"left_running,omitempty"`
+}
+
 // TimeLayout is how the API writes times, in the dispatcher's zone.
 const TimeLayout = "2006-01-02 15:04:05"
 

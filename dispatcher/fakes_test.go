@@ -180,6 +180,8 @@ type fakeLauncher struct {
 	jobs      map[int64]*api.JobInfo
 	addr      string
 	launchErr error
+	stopErr   error
+	removeErr error
 	jobsErr   error
 	waitErr   error
 }
@@ -210,6 +212,9 @@ func (l *fakeLauncher) Stop(_ context.Context, id int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stops = append(l.stops, id)
+	if l.stopErr != nil {
+		return l.stopErr
+	}
 	if j := l.jobs[id]; j != nil {
 		j.Status = "stopped"
 	}
@@ -220,6 +225,9 @@ func (l *fakeLauncher) Remove(_ context.Context, id int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.removes = append(l.removes, id)
+	if l.removeErr != nil {
+		return l.removeErr
+	}
 	delete(l.jobs, id)
 	return nil
 }

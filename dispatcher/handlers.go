@@ -346,6 +346,10 @@ func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 	} else {
 		err = s.cfg.Launcher.Launch(ctx, cur, creds)
 	}
+	var stuck *jobs.StopTimeoutError
+	if errors.As(err, &stuck) {
+		return api.Errorf(api.CodeUnavailable, "%s task %d: %v; %s", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err, s.lastStatus(ctx, id))
+	}
 	if err != nil {
 		return fmt.Errorf("%s task %d: %w", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err)
 	}
@@ -362,14 +366,41 @@ func (s *Server) delete(c *fiber.Ctx) error {
 	if _, err := s.cfg.Store.Get(ctx, id); err != nil {
 		return describeErr(id, err)
 	}
-	if err := s.cfg.Launcher.Remove(ctx, id); err != nil {
+	// A worker that does not stop does not keep its task: deleted, the task's lock is gone
+	// (store/bolt revokes it, a Consul session loses its key), so the worker can no longer save
+	// a position, and it ends when it returns. A scheduler that cannot be reached keeps the task,
+	// so that the delete can be retried.
+	var out api.DeleteResponse
+	err = s.cfg.Launcher.Remove(ctx, id)
+	var stuck *jobs.StopTimeoutError
+	switch {
+	case errors.As(err, &stuck):
+		out.LeftRunning = fmt.Sprintf("%v; %s", err, s.lastStatus(ctx, id))
+	case err != nil:
 		return fmt.Errorf("remove the worker of task %d: %w", id, err)
 	}
 	if err := s.cfg.Store.Delete(ctx, id); err != nil {
 		return describeErr(id, err)
 	}
+	if out.LeftRunning != "" {
+		s.log.Warn("task deleted; its worker was left running", "task", id, "left_running", out.LeftRunning, "trace_id", traceID(c.Context()))
+		return ok(c, out)
+	}
 	s.log.Info("task deleted", "task", id)
 	return ok(c, nil)
+}
+
+// lastStatus says what task id's worker last reported, for errors about a worker that does not
+// answer.
+func (s *Server) lastStatus(ctx context.Context, id int64) string {
+	st, err := s.cfg.Store.Status(ctx, id)
+	switch {
+	case err != nil:
+		return "its last status could not be read: " + err.Error()
+	case st == nil:
+		return "it has reported no status"
+	}
+	return fmt.Sprintf("its last status: %s (%q) at %s", st.State, st.Message, api.FormatTime(st.UpdatedAt, s.cfg.Location))
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error {

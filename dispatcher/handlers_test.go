@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/jobs"
@@ -869,5 +870,66 @@ func TestTaskWithoutCredentials(t *testing.T) {
 	h.do(http.MethodGet, "/v1/task/list", "").data(t, &l)
 	if msg := l.Tasks[0].Message; !strings.Contains(msg, fmt.Sprintf("POST /v1/task/%d/start", id)) || !strings.Contains(msg, "source.username and source.password") {
 		t.Errorf("message %q", msg)
+	}
+}
+
+// TestLauncherErrors: what goes wrong in the scheduler or a worker answers with its reason and
+// the code that says what to do: -503 for a worker or backend that did not answer in time,
+// -409 for a conflicting state, the scheduler's reason for a refusal; never a bare -500. Delete
+// removes the task even when its worker does not stop, and says what was left running.
+func TestLauncherErrors(t *testing.T) {
+	t.Parallel()
+	stuck := func(id int64) error {
+		return fmt.Errorf("stop: %w", &jobs.StopTimeoutError{TaskID: id, Waited: time.Minute, LastReport: "running, last error: handshake"})
+	}
+	t.Run("stop of a hung worker", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.stopErr = stuck(id)
+		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeUnavailable,
+			fmt.Sprintf("the worker of task %d did not stop within 1m0s", id), "handshake", `its last status: Running ("connecting to the source"`)
+	})
+	t.Run("delete of a hung worker", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.removeErr = stuck(id)
+		r := h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "")
+		r.wantCode(t, api.CodeOK)
+		var out api.DeleteResponse
+		r.data(t, &out)
+		if !strings.Contains(out.LeftRunning, fmt.Sprintf("the worker of task %d did not stop", id)) || !strings.Contains(out.LeftRunning, "connecting to the source") {
+			t.Errorf("delete data %s: want what was left running", r.Env.Data)
+		}
+		h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeNotFound)
+		if !strings.Contains(h.logs.String(), "left running") {
+			t.Error("the log does not say what was left running")
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+		msg  string
+	}{
+		{"scheduler down", fmt.Errorf("purge job: %w: connection refused", jobs.ErrUnavailable), api.CodeUnavailable, "connection refused"},
+		{"busy", fmt.Errorf("task 1: another stop is in progress: %w", jobs.ErrConflict), api.CodeConflict, "another stop is in progress"},
+		{"refused", fmt.Errorf("purge job: %w: Permission denied", jobs.ErrRefused), api.CodeInternal, "Permission denied"},
+	} {
+		t.Run("delete: "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			id := h.submit()
+			h.launcher.removeErr = tc.err
+			h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, tc.code, tc.msg)
+			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeOK) // kept: nothing was stopped
+			h.launcher.stopErr = tc.err
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, tc.code, tc.msg)
+			h.launcher.launchErr = tc.err
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, tc.code, tc.msg)
+		})
 	}
 }

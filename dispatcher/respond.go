@@ -52,8 +52,13 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 		return api.Errorf(api.CodeNotFound, "%v", err)
 	case errors.Is(err, store.ErrConflict):
 		return api.Errorf(api.CodeConflict, "the task changed while this request was handled; read it again and retry")
-	case errors.Is(err, jobs.ErrNoCredentials):
+	case errors.Is(err, jobs.ErrNoCredentials), errors.Is(err, jobs.ErrConflict):
 		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, jobs.ErrRefused):
+		// The scheduler's reason (a permission, a job it does not accept) is for the operator;
+		// it holds no secret, since jobs hold none.
+		s.log.Error("scheduler refused", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
+		return api.Errorf(api.CodeInternal, "%v", err)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, jobs.ErrUnavailable):
 		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
 		return api.Errorf(api.CodeUnavailable, "%v", err)

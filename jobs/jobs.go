@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Errors launchers return; the dispatcher maps them to envelope codes, so callers test them
@@ -19,7 +20,33 @@ var (
 	// ErrNoCredentials: the task has no stored source account, so its worker cannot log in; an
 	// alter with source.username and source.password stores one: -409.
 	ErrNoCredentials = errors.New("no source credentials are stored for the task")
+	// ErrConflict: the task is in a state that does not allow the operation now, such as another
+	// operation on it still in progress: -409.
+	ErrConflict = errors.New("conflicting operation")
+	// ErrRefused: the scheduler refused a request (permissions, a job it does not accept). The
+	// scheduler's reason is shown: -500.
+	ErrRefused = errors.New("the scheduler refused the request")
 )
+
+// StopTimeoutError is a worker that did not stop within its bound. It is ErrUnavailable (-503):
+// the task's worker did not answer in time.
+type StopTimeoutError struct {
+	TaskID int64
+	Waited time.Duration
+	// LastReport is what the launcher last knew of the worker, such as its last error.
+	LastReport string
+}
+
+func (e *StopTimeoutError) Error() string {
+	msg := fmt.Sprintf("the worker of task %d did not stop within %s and is still running", e.TaskID, e.Waited)
+	if e.LastReport != "" {
+		msg += "; it last reported: " + e.LastReport
+	}
+	return msg
+}
+
+// Is makes a StopTimeoutError match ErrUnavailable.
+func (e *StopTimeoutError) Is(target error) bool { return target == ErrUnavailable }
 
 // JobPrefix starts the name of every task's job.
 const JobPrefix = "dts-task-"

@@ -132,16 +132,30 @@ func runTask(ctx context.Context, args []string) error {
 		}
 		printTask(out, d)
 		return nil
-	case "stop", "start", "delete":
+	case "stop", "start":
 		n, err := id()
 		if err != nil {
 			return err
 		}
-		do := map[string]func(context.Context, int64) error{"stop": c.Stop, "start": c.Start, "delete": c.Delete}[cmd]
+		do := map[string]func(context.Context, int64) error{"stop": c.Stop, "start": c.Start}[cmd]
 		if err := do(ctx, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s: task %d\n", map[string]string{"stop": "stopped", "start": "started", "delete": "deleted"}[cmd], n)
+		fmt.Fprintf(out, "%s: task %d\n", map[string]string{"stop": "stopped", "start": "started"}[cmd], n)
+		return nil
+	case "delete":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		res, err := c.Delete(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "deleted: task %d\n", n)
+		if res.LeftRunning != "" {
+			fmt.Fprintf(os.Stderr, "warning: %s\n", res.LeftRunning)
+		}
 		return nil
 	}
 	fmt.Fprint(os.Stderr, taskUsage)

@@ -95,7 +95,7 @@ func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error
 		select {
 		case e.lock <- struct{}{}:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("task %d busy: %w", id, ctx.Err())
+			return nil, nil, fmt.Errorf("task %d: another stop, start or delete of its worker is still in progress: %w: %w", id, jobs.ErrConflict, ctx.Err())
 		}
 		l.mu.Lock()
 		current := l.tasks[id] == e
@@ -149,7 +149,7 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		select {
 		case <-sup.done:
 		case <-ctx.Done():
-			return fmt.Errorf("launch task %d: previous worker still stopping: %w", t.ID, ctx.Err())
+			return fmt.Errorf("start task %d: its previous worker is still stopping (%s): %w: %w", t.ID, sup.report(), jobs.ErrConflict, ctx.Err())
 		}
 	}
 
@@ -214,7 +214,8 @@ func (l *Launcher) isClosed() bool {
 }
 
 // Stop cancels the worker's context and waits, up to a minute and within ctx, for it to
-// checkpoint and return. The credentials stay for the next Launch.
+// checkpoint and return; a worker that does not is a *jobs.StopTimeoutError saying what it last
+// reported. The credentials stay for the next Launch.
 func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	e, release, err := l.acquire(ctx, id)
 	if err != nil {
@@ -244,37 +245,59 @@ func (l *Launcher) stopLocked(ctx context.Context, id int64, e *entry) error {
 		return nil
 	}
 	sup.stop()
+	start := time.Now()
 	timer := time.NewTimer(l.stopTimeout)
 	defer timer.Stop()
+	var waited time.Duration
 	select {
 	case <-sup.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stop task %d: worker has not returned: %w", id, ctx.Err())
+		waited = time.Since(start).Round(time.Millisecond)
 	case <-timer.C:
-		l.log.Error("worker did not return after stop; still waiting for it", "task", id, "waited", l.stopTimeout)
-		return fmt.Errorf("stop task %d: worker did not return within %s", id, l.stopTimeout)
+		waited = l.stopTimeout
 	}
+	err := &jobs.StopTimeoutError{TaskID: id, Waited: waited, LastReport: sup.report()}
+	l.log.Error("worker did not stop; it goes on running until it returns", "task", id, "waited", err.Waited, "last_report", err.LastReport)
+	return err
 }
 
-// Remove stops the worker and deletes the task's credentials. If the worker does not return
-// in time, nothing is deleted and Remove can be called again.
+// Remove stops the worker and deletes the task's credentials. A worker that does not stop in
+// time is a *jobs.StopTimeoutError; the credentials are deleted all the same, since the task is
+// going away, and the launcher forgets the task once the worker returns.
 func (l *Launcher) Remove(ctx context.Context, id int64) error {
 	e, release, err := l.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := l.stopLocked(ctx, id, e); err != nil {
-		return err
+	stopErr := l.stopLocked(ctx, id, e)
+	var stuck *jobs.StopTimeoutError
+	if stopErr != nil && !errors.As(stopErr, &stuck) {
+		return stopErr
 	}
-	if err := l.secrets.DeleteCredentials(ctx, id); err != nil {
-		return fmt.Errorf("delete credentials of task %d: %w", id, err)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := l.secrets.DeleteCredentials(dctx, id); err != nil {
+		return errors.Join(stopErr, fmt.Errorf("delete credentials of task %d: %w", id, err))
 	}
 	l.mu.Lock()
-	delete(l.tasks, id)
+	sup := e.sup
+	if stuck == nil || sup == nil {
+		delete(l.tasks, id)
+	}
 	l.mu.Unlock()
-	return nil
+	if stuck != nil && sup != nil {
+		go func() {
+			<-sup.done
+			l.mu.Lock()
+			if l.tasks[id] == e && e.sup == sup {
+				delete(l.tasks, id)
+			}
+			l.mu.Unlock()
+		}()
+	}
+	return stopErr
 }
 
 // JobID names a task's supervisor in JobInfo, "local-<id>".

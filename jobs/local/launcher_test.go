@@ -80,7 +80,7 @@ func TestStopTimeout(t *testing.T) {
 	}
 	recv(t, ctx, runs, "first run")
 	err := l.Stop(ctx, 1)
-	if err == nil || !strings.Contains(err.Error(), "did not return") {
+	if err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Fatalf("stop of a stuck worker: %v", err)
 	}
 	if info := jobInfo(t, ctx, l, 1); info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
@@ -379,5 +379,97 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 	}
 	if info := waitStatus(t, ctx, l, id, StatusRunning); info.Message != "" {
 		t.Errorf("job info after the repair %+v", *info)
+	}
+}
+
+// TestHungWorker: a worker that ignores its context (stuck in a MySQL handshake without a
+// deadline) bounds Stop and Remove, which say which task's worker did not stop and what it last
+// reported, as a jobs.StopTimeoutError (the dispatcher's -503); an operation waiting behind them
+// is a conflict (-409), not a bare error. Remove still forgets the task's credentials, and the
+// launcher forgets the task once its worker finally returns.
+func TestHungWorker(t *testing.T) {
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	runs := make(chan int, 3)
+	var n atomic.Int32
+	l, secrets := newTestLauncher(t, func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
+		i := int(n.Add(1))
+		runs <- i
+		if i == 1 {
+			return errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+		}
+		<-release // the handshake that never ends, whatever ctx says
+		return errors.New("handshake: i/o timeout")
+	})
+	l.stopTimeout = 50 * time.Millisecond
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ctx, runs, "first run")
+	recv(t, ctx, runs, "second run")
+
+	err := l.Stop(ctx, 1)
+	var stuck *jobs.StopTimeoutError
+	if !errors.As(err, &stuck) || !errors.Is(err, jobs.ErrUnavailable) {
+		t.Fatalf("stop of a hung worker: %v, want a jobs.StopTimeoutError that is ErrUnavailable", err)
+	}
+	for _, want := range []string{"the worker of task 1 did not stop within 50ms", "connection refused"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("stop error %q does not say %q", err, want)
+		}
+	}
+	if stuck.TaskID != 1 {
+		t.Errorf("StopTimeoutError %+v", *stuck)
+	}
+
+	// Another operation on the task while Remove waits for the worker: a conflict.
+	l.stopTimeout = 2 * time.Second
+	removed := make(chan error, 1)
+	go func() { removed <- l.Remove(ctx, 1) }()
+	waitBusy(t, ctx, l, 1)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := l.Launch(short, task(1), nil); !errors.Is(err, jobs.ErrConflict) {
+		t.Errorf("launch while a remove waits: %v, want jobs.ErrConflict", err)
+	}
+	err = recv(t, ctx, removed, "remove")
+	if !errors.As(err, &stuck) || !strings.Contains(err.Error(), "the worker of task 1 did not stop within 2s") {
+		t.Fatalf("remove of a hung worker: %v, want a jobs.StopTimeoutError", err)
+	}
+	if c, _ := secrets.Credentials(ctx, 1); c != nil {
+		t.Error("remove kept the credentials of a task whose worker hung")
+	}
+	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+		t.Errorf("the hung worker is not reported: %+v", info)
+	}
+
+	close(release)
+	for {
+		if _, ok := jobInfoMap(t, ctx, l)[1]; !ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the removed task stays in Jobs after its worker returned")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitBusy waits until an operation holds task id's lock.
+func waitBusy(t *testing.T, ctx context.Context, l *Launcher, id int64) {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		e := l.tasks[id]
+		l.mu.Unlock()
+		if e != nil && len(e.lock) == 1 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no operation took the task's lock")
+		case <-time.After(time.Millisecond):
+		}
 	}
 }

@@ -111,6 +111,15 @@ func (s *supervisor) state() (phase, addr, lastErr string) {
 	return phase, s.addr, s.lastErr
 }
 
+// report says what the supervisor last knew of its worker, for errors about it.
+func (s *supervisor) report() string {
+	phase, _, lastErr := s.state()
+	if lastErr == "" {
+		return phase + ", no error"
+	}
+	return phase + ", last error: " + lastErr
+}
+
 // loop runs the worker until stop, then closes the task's socket.
 func (s *supervisor) loop() {
 	defer close(s.done)
