@@ -49,6 +49,10 @@ type Launcher interface {
 	Stop(ctx context.Context, id int64) error
 	// Remove stops the worker and deletes everything kept for the task (job, credentials).
 	Remove(ctx context.Context, id int64) error
+	// Restart stops the task's running worker and starts it again, so that it reads its spec and
+	// credentials anew and retries what failed (a Failed worker waits for a spec change). A task
+	// without a running worker has nothing to restart: nil.
+	Restart(ctx context.Context, id int64) error
 	// Jobs returns the scheduler's view of every task's worker, by task id; a task without a job
 	// is absent.
 	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)

@@ -177,6 +177,7 @@ type fakeLauncher struct {
 	launches  []launchCall
 	stops     []int64
 	removes   []int64
+	restarts  []int64
 	jobs      map[int64]*api.JobInfo
 	addr      string
 	launchErr error
@@ -230,6 +231,19 @@ func (l *fakeLauncher) Remove(_ context.Context, id int64) error {
 	}
 	delete(l.jobs, id)
 	return nil
+}
+
+func (l *fakeLauncher) Restart(_ context.Context, id int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.restarts = append(l.restarts, id)
+	return nil
+}
+
+func (l *fakeLauncher) restarted() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.restarts)
 }
 
 func (l *fakeLauncher) Jobs(context.Context) (map[int64]*api.JobInfo, error) {

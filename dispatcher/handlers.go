@@ -332,6 +332,7 @@ func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 			return err
 		}
 	}
+	wasRunning := cur.Desired == api.DesiredRunning
 	if cur.Desired != d {
 		t := *cur
 		t.Desired = d
@@ -345,6 +346,9 @@ func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 		err = s.cfg.Launcher.Stop(ctx, id)
 	} else {
 		err = s.cfg.Launcher.Launch(ctx, cur, creds)
+		if err == nil && wasRunning {
+			err = s.retryFailed(ctx, id)
+		}
 	}
 	var stuck *jobs.StopTimeoutError
 	if errors.As(err, &stuck) {
@@ -388,6 +392,25 @@ func (s *Server) delete(c *fiber.Ctx) error {
 	}
 	s.log.Info("task deleted", "task", id)
 	return ok(c, nil)
+}
+
+// retryFailed restarts the worker of a running task that reported Failed: such a worker waits
+// for a spec change, so without a restart start would change nothing while the fix may lie
+// outside dts (an account created, a binlog setting changed). A task that was stopped got a
+// fresh worker from Launch already.
+func (s *Server) retryFailed(ctx context.Context, id int64) error {
+	st, err := s.cfg.Store.Status(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if st == nil || st.State != api.StateFailed {
+		return nil
+	}
+	if err := s.cfg.Launcher.Restart(ctx, id); err != nil {
+		return fmt.Errorf("restart the failed worker: %w", err)
+	}
+	s.log.Info("failed task restarted", "task", id, "failure", st.Message)
+	return nil
 }
 
 // lastStatus says what task id's worker last reported, for errors about a worker that does not

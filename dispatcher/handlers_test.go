@@ -933,3 +933,31 @@ func TestLauncherErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStartFailedTask: start on a task whose worker reported Failed makes the worker try again
+// (a Failed worker waits for a spec change; it used to answer 200 and do nothing). A running
+// task is left alone, and a stopped one is simply started.
+func TestStartFailedTask(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	start := fmt.Sprintf("/v1/task/%d/start", id)
+	h.store.setStatus(id, api.Status{State: api.StateRunning, UpdatedAt: timeNow()})
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	if r := h.launcher.restarted(); len(r) != 0 {
+		t.Errorf("start of a running task restarted it: %v", r)
+	}
+	h.store.setStatus(id, api.Status{State: api.StateFailed, Message: "access denied for user 'xes_replicator'", UpdatedAt: timeNow()})
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	if r := h.launcher.restarted(); !slices.Equal(r, []int64{id}) {
+		t.Errorf("restarts %v, want task %d restarted", r, id)
+	}
+	// Stopped after failing: start launches it, which starts a fresh worker.
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+	launchesBefore, _, _ := h.launcher.calls()
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	launches, _, _ := h.launcher.calls()
+	if len(launches) != len(launchesBefore)+1 || len(h.launcher.restarted()) != 1 {
+		t.Errorf("start of a stopped task: %d launches (was %d), restarts %v", len(launches), len(launchesBefore), h.launcher.restarted())
+	}
+}

@@ -69,3 +69,35 @@ func TestDevTaskWithoutCredentials(t *testing.T) {
 	noSecret(t, "response", seedDBPassword, rec.all()...)
 	noSecret(t, "dts dev log", seedDBPassword, srv.Proc.Log())
 }
+
+// TestDevStartRetriesFailedTask: a task Failed on a permanent error (access denied) waits for a
+// fix; once the fix is outside dts (the account is created), POST start makes it try again. It
+// used to answer 200 and leave the task Failed.
+func TestDevStartRetriesFailedTask(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	seedDB(t, db)
+	kafka := testenv.StartKafkaProcess(t, 1)
+	dir := t.TempDir()
+	srv := startServer(t, "dts-dev", dir, childEnv(), "dev", "--data-dir", filepath.Join(dir, "dts-data"))
+	base := srv.URL
+	var rec recorder
+	body := strings.NewReplacer(`"username":"xes_replicator"`, `"username":"late_user"`, seedDBPassword, "late-password").
+		Replace(seedSubmitBody(db.Port, kafka.Addr(), "retried"))
+	var sub api.SubmitResponse
+	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit", body).ok(t, &sub)
+	s := rec.waitState(t, base, sub.ID, api.StateFailed, 60*time.Second)
+	t.Logf("failed as expected: %s", s.Message)
+
+	db.CreateReplicationUser(t, "late_user", "late-password")
+	rec.api(t, base, http.MethodPost, fmt.Sprintf("/v1/task/%d/start", sub.ID), "").ok(t, nil)
+	rec.waitState(t, base, sub.ID, api.StateRunning, 60*time.Second)
+	eventually(t, 30*time.Second, "a position", func() error {
+		if s, _ := rec.summary(t, base, sub.ID); s.Pos == "" {
+			return fmt.Errorf("no pos yet: %+v", s)
+		}
+		return nil
+	})
+	insertRows(t, db, 1, 3)
+	waitRows(t, kafka, "retried", 1, 3, 60*time.Second)
+}

@@ -125,9 +125,15 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 	}
 	defer release()
 	defer l.forgetUnused(t.ID, e)
+	return l.launchLocked(ctx, e, t, creds)
+}
+
+// launchLocked is Launch with the task's entry locked.
+func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, creds *api.Credentials) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
+	var err error
 	if creds != nil {
 		if err := l.secrets.PutCredentials(ctx, t.ID, *creds); err != nil {
 			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
@@ -191,6 +197,30 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 	go sup.loop()
 	log.Info("worker started", "addr", sup.addr)
 	return nil
+}
+
+// Restart stops the task's running worker (bounded, as Stop) and starts a new one at once on
+// the same address, with the newest task record and the credentials read again from Secrets.
+// A task that is stopped or has no worker is left alone.
+func (l *Launcher) Restart(ctx context.Context, id int64) error {
+	e, release, err := l.acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer l.forgetUnused(id, e)
+	l.mu.Lock()
+	sup, stopped := e.sup, e.stopped
+	l.mu.Unlock()
+	if sup == nil || stopped {
+		return nil
+	}
+	t := sup.currentTask()
+	if err := l.stopLocked(ctx, id, e); err != nil {
+		return err
+	}
+	l.log.Info("restarting the worker", "task", id)
+	return l.launchLocked(ctx, e, t, nil)
 }
 
 // listen opens the task's socket on loopback, on its previous port when it is still free.

@@ -93,6 +93,13 @@ func (s *supervisor) update(t *api.Task, creds *api.Credentials) {
 	}
 }
 
+// currentTask is the newest task record the supervisor was given.
+func (s *supervisor) currentTask() *api.Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.task
+}
+
 // stop asks the worker to checkpoint and return; done is closed once it has.
 func (s *supervisor) stop() { s.cancel() }
 

@@ -128,6 +128,30 @@ func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	return nil
 }
 
+// Restart restarts the worker of the job's running allocation in place, through Nomad (the
+// client restarts the task, which renders its template and reads its spec again). A job without
+// a running allocation has nothing to restart.
+func (l *Launcher) Restart(ctx context.Context, id int64) error {
+	jobID := jobs.JobID(id)
+	allocs, _, err := l.cfg.Client.Jobs().Allocations(jobID, false, l.query(ctx))
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return wrap(fmt.Sprintf("list allocations of job %s", jobID), err)
+	}
+	for _, a := range allocs {
+		if a.ClientStatus != nomadapi.AllocClientStatusRunning || a.DesiredStatus != nomadapi.AllocDesiredStatusRun {
+			continue
+		}
+		if err := l.cfg.Client.Allocations().Restart(&nomadapi.Allocation{ID: a.ID}, taskName, l.query(ctx)); err != nil {
+			return wrap(fmt.Sprintf("restart allocation %s of job %s", a.ID, jobID), err)
+		}
+		l.cfg.Logger.Info("restarted the worker", "task", id, "job", jobID, "alloc", a.ID)
+	}
+	return nil
+}
+
 // Remove stops and purges the job and deletes the task's Variable.
 func (l *Launcher) Remove(ctx context.Context, id int64) error {
 	jobID := jobs.JobID(id)

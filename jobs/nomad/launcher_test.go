@@ -139,6 +139,14 @@ func TestNomadLauncher(t *testing.T) {
 		testCredentialsLater(t, l, 5)
 	})
 
+	t.Run("restart", func(t *testing.T) {
+		l, err := New(testConfig(agent.Client, writeScript(t, dir, "dts-6", fmt.Sprintf(fakeWorker, dir))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testRestart(t, l, agent, dir, 6)
+	})
+
 	t.Run("driver failure", func(t *testing.T) {
 		l, err := New(testConfig(agent.Client, filepath.Join(dir, "no-such-dts")))
 		if err != nil {
@@ -355,6 +363,34 @@ func testCredentialsLater(t *testing.T, l *Launcher, id int64) {
 		t.Fatal(err)
 	}
 	waitAddr(t, ctx, l, id)
+	if err := l.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testRestart: Restart restarts the worker of a running job in place (same allocation), so it
+// starts again and reads its spec and secrets anew; a task without a job has nothing to restart.
+func testRestart(t *testing.T, l *Launcher, agent *testenv.Nomad, dir string, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := l.Restart(ctx, id); err != nil {
+		t.Fatalf("restart of a task without a job: %v", err)
+	}
+	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAddr(t, ctx, l, id)
+	taskDir := filepath.Join(dir, "task-"+strconv.FormatInt(id, 10))
+	readEnvAfter(t, ctx, filepath.Join(taskDir, "starts"), 1, filepath.Join(taskDir, "env"))
+	before := runningAlloc(t, agent.Client, jobs.JobID(id))
+	if err := l.Restart(ctx, id); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	readEnvAfter(t, ctx, filepath.Join(taskDir, "starts"), 2, filepath.Join(taskDir, "env"))
+	waitAddr(t, ctx, l, id)
+	if after := runningAlloc(t, agent.Client, jobs.JobID(id)); after.ID != before.ID {
+		t.Errorf("restart replaced allocation %s with %s; want the worker restarted in place", before.ID, after.ID)
+	}
 	if err := l.Remove(ctx, id); err != nil {
 		t.Fatal(err)
 	}
