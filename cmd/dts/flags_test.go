@@ -32,6 +32,14 @@ func TestUsageErrors(t *testing.T) {
 			"--source-allow: \"*\": wildcards are not supported"},
 		{"dev: a bad network", []string{"dev", "--source-user", "repl", "--source-allow", "10.0.0.0/40"}, nil,
 			"--source-allow: \"10.0.0.0/40\" is not a network"},
+		// 192.0.2.1 (TEST-NET-1) is on no interface here: should the check be missing, listening
+		// fails instead of exposing anything.
+		{"dev: seed credentials beyond loopback", []string{"dev", "--listen", "192.0.2.1:0"}, nil,
+			"dts dev uses the seed's public test credentials"},
+		{"dev: seed credentials given explicitly", []string{"dev", "--listen", "192.0.2.1:0"}, []string{"DTS_AUTH_USER=replicator", "DTS_AUTH_PASSWORD=dtsfor3.1415926"},
+			"set --auth-user and --auth-password"},
+		{"dev: no auth beyond loopback", []string{"dev", "--listen", "192.0.2.1:0", "--auth-user", ""}, nil,
+			"set --auth-user and --auth-password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -50,5 +58,22 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("output %q does not say %q", out, tc.msg)
 			}
 		})
+	}
+}
+
+// TestDevListenWithOwnCredentials: with credentials of its own, dts dev may listen beyond
+// loopback; here the address exists on no interface, so it gets as far as listening and fails
+// there.
+func TestDevListenWithOwnCredentials(t *testing.T) {
+	t.Parallel()
+	bin := testenv.Build(t, "./cmd/dts")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "dev", "--listen", "192.0.2.1:0", "--auth-user", "ops", "--auth-password", "a-long-secret", "--data-dir", t.TempDir())
+	cmd.Env = childEnv()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "listen on 192.0.2.1:0") {
+		t.Fatalf("exit %v: %s; want the listen itself to fail", err, out)
 	}
 }
