@@ -37,6 +37,7 @@ type StopTimeoutError struct {
 	LastReport string
 }
 
+// Error names the task, the bound and the last report, for the operator.
 func (e *StopTimeoutError) Error() string {
 	msg := fmt.Sprintf("the worker of task %d did not stop within %s and is still running", e.TaskID, e.Waited)
 	if e.LastReport != "" {
