@@ -92,9 +92,11 @@ func (c *Client) Start(ctx context.Context, id int64) error {
 	return c.do(ctx, http.MethodPost, "/v1/task/"+strconv.FormatInt(id, 10)+"/start", nil, nil)
 }
 
-// Delete stops a task and forgets it.
-func (c *Client) Delete(ctx context.Context, id int64) error {
-	return c.do(ctx, http.MethodDelete, "/v1/task/"+strconv.FormatInt(id, 10), nil, nil)
+// Delete stops a task and forgets it. A worker that did not stop in time does not keep the
+// task: the response says what was left running.
+func (c *Client) Delete(ctx context.Context, id int64) (*DeleteResponse, error) {
+	var out DeleteResponse
+	return &out, c.do(ctx, http.MethodDelete, "/v1/task/"+strconv.FormatInt(id, 10), nil, &out)
 }
 
 // do sends a request and decodes the envelope; a non-zero code becomes an *Error.

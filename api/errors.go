@@ -11,6 +11,7 @@ const (
 	CodeOK           = 0
 	CodeBadRequest   = -400
 	CodeUnauthorized = -401
+	CodeForbidden    = -403 // a cross-site request, refused whatever its credentials
 	CodeNotFound     = -404
 	CodeConflict     = -409
 	CodeInternal     = -500
@@ -37,6 +38,8 @@ func HTTPStatus(code int) int {
 		return http.StatusBadRequest
 	case CodeUnauthorized:
 		return http.StatusUnauthorized
+	case CodeForbidden:
+		return http.StatusForbidden
 	case CodeNotFound:
 		return http.StatusNotFound
 	case CodeConflict:
@@ -80,3 +83,7 @@ type Envelope[T any] struct {
 
 // StatusHeader is the header carrying the envelope code, as Kratos services send it.
 const StatusHeader = "Kratos-Status-Code"
+
+// TraceHeader carries the id of the request, as Kratos services send it; the dispatcher logs
+// the same id with the request, so an operator can find a response's log lines.
+const TraceHeader = "Kratos-Trace-Id"

@@ -19,13 +19,29 @@ type Source struct {
 	Port     int    `json:"port"`
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
-	// ServerID is the replica server id the worker registers with; default 1000000000 + task id.
-	// Two readers with the same id kick each other off the server.
-	ServerID uint32 `json:"server_id,omitempty"`
+	// ServerID is the replica server id the worker registers with; 0 means the default,
+	// DefaultServerID(task id). Two replicas with the same id on one server disconnect each other
+	// over and over, so the dispatcher refuses a second task with the same effective id on the same
+	// source. The tags give DecodeSubmit the documented range.
+	ServerID uint32 `json:"server_id,omitempty" min:"1" zero:"1000000000 + the task id"`
 }
 
 // Addr is host:port.
 func (s Source) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
+
+// DefaultServerID is the replica server id of a task that gives none: 1000000000 + the task id,
+// wrapping within 3000000000 ids so that it stays a valid uint32.
+func DefaultServerID(taskID int64) uint32 {
+	return uint32(1_000_000_000 + taskID%3_000_000_000)
+}
+
+// EffectiveServerID is the server id task taskID registers with: ServerID, or the default.
+func (s Source) EffectiveServerID(taskID int64) uint32 {
+	if s.ServerID != 0 {
+		return s.ServerID
+	}
+	return DefaultServerID(taskID)
+}
 
 // Topic modes.
 const (
@@ -107,7 +123,7 @@ type TaskSpec struct {
 // IsIncr reports the effective incr setting.
 func (s *TaskSpec) IsIncr() bool { return s.Incr == nil || *s.Incr }
 
-// TopicMode returns the topic mode and whether one is set.
+// TopicModeValue returns the topic mode and whether one is set.
 func (k *Kafka) TopicModeValue() (int, bool) {
 	if k.TopicMode == nil {
 		return 0, false

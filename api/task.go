@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,12 +31,32 @@ const (
 
 // Task is a stored task. Its spec never holds the source password.
 type Task struct {
-	ID        int64     `json:"id"`
-	Spec      TaskSpec  `json:"spec"`
-	Version   int64     `json:"version"`
-	Desired   Desired   `json:"desired"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID      int64    `json:"id"`
+	Spec    TaskSpec `json:"spec"`
+	Version int64    `json:"version"`
+	Desired Desired  `json:"desired"`
+	// DefaultAccount is set while the task logs in with the dispatcher's default replication
+	// account (it gave only host and port), which may only be used for the hosts the dispatcher
+	// allows; every alter and start checks that again.
+	DefaultAccount bool      `json:"default_account,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// ParseTaskID reads a task id in its one canonical form, a positive decimal integer without
+// sign, spaces or leading zeros: "+1", "01" or " 1" would otherwise name task 1 too, so one
+// task would answer to many paths.
+func ParseTaskID(s string) (int64, error) {
+	bad := s == "" || s[0] == '0' || len(s) > 19
+	for i := 0; i < len(s) && !bad; i++ {
+		bad = s[i] < '0' || s[i] > '9'
+	}
+	if !bad {
+		if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a task id (a positive decimal integer without sign or leading zeros)", s)
 }
 
 // Credentials is the account a worker logs in to the source with.
@@ -153,6 +174,13 @@ type TaskDetail struct {
 	CreatedAt   string    `json:"created_at"`
 	Status      *Status   `json:"status,omitempty"`
 	Job         *JobInfo  `json:"job,omitempty"`
+}
+
+// DeleteResponse is the data of DELETE /v1/task/:id.
+type DeleteResponse struct {
+	// LeftRunning says what was left running when the task's worker did not stop in time; the
+	// task is deleted all the same (its worker can no longer save a position).
+	LeftRunning string `json:"left_running,omitempty"`
 }
 
 // TimeLayout is how the API writes times, in the dispatcher's zone.

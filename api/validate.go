@@ -5,6 +5,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxTopicLength is Kafka's limit on topic names.
@@ -43,6 +45,14 @@ func (s *TaskSpec) validate() error {
 		}
 		if strings.ContainsAny(f.DBName, "/*") {
 			return FieldError(field+".dbname", "must be an exact database name, not a pattern")
+		}
+		if err := identifier(field+".dbname", "", f.DBName); err != nil {
+			return err
+		}
+		if f.Match != "" && !strings.HasPrefix(f.Match, "/") {
+			if err := identifier(field+".match", "a table name ", f.Match); err != nil {
+				return err
+			}
 		}
 	}
 	if r := s.RateLimit; r != nil {
@@ -89,6 +99,10 @@ func (k *Kafka) validate(field string) error {
 	if mode, ok := k.TopicModeValue(); ok {
 		if mode != TopicModeDatabase && mode != TopicModeTable {
 			return FieldError(field+".topic_mode", "must be 0 (topic = dbname) or 1 (topic = dbname_tablename), got %d", mode)
+		}
+		// The router ignores topic in these modes; accepting both would hide that.
+		if k.Topic != "" {
+			return FieldError(field+".topic", "is ignored when topic_mode is set (0: the topic is the database name, 1: dbname_tablename); remove topic or topic_mode")
 		}
 	} else if strings.TrimSpace(k.Topic) == "" {
 		return FieldError(field+".topic", "is required when topic_mode is not set")
@@ -141,7 +155,9 @@ func (k *Kafka) validate(field string) error {
 	return nil
 }
 
-// ValidTopic reports whether name is a legal Kafka topic name.
+// ValidTopic reports whether name is a legal Kafka topic name that a task may write to. Names
+// starting with "__" are Kafka's own (__consumer_offsets, __transaction_state): writing rows
+// there would corrupt the cluster's bookkeeping.
 func ValidTopic(name string) error {
 	if name == "" || name == "." || name == ".." {
 		return fmt.Errorf("%q is not a valid topic name", name)
@@ -152,6 +168,26 @@ func ValidTopic(name string) error {
 	for _, r := range name {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
 			return fmt.Errorf("topic %q has %q: only letters, digits, '.', '_' and '-' are allowed", name, r)
+		}
+	}
+	if strings.HasPrefix(name, "__") {
+		return fmt.Errorf("%q starts with \"__\", which Kafka reserves for its internal topics", name)
+	}
+	return nil
+}
+
+// MaxIdentifierLength is MySQL's limit on database and table names, in characters.
+const MaxIdentifierLength = 64
+
+// identifier checks a database or table name: no server holds a longer one, and control
+// characters (NUL, newline) would end up in SQL and log lines.
+func identifier(field, what, name string) error {
+	if n := utf8.RuneCountInString(name); n > MaxIdentifierLength {
+		return FieldError(field, "%smust be at most %d characters (MySQL's limit), got %d", what, MaxIdentifierLength, n)
+	}
+	for i, r := range []rune(name) {
+		if unicode.IsControl(r) {
+			return FieldError(field, "must not contain control characters (%U at character %d)", r, i+1)
 		}
 	}
 	return nil

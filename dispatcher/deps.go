@@ -28,15 +28,31 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
+// CredentialStore is a Store that also keeps the source accounts the launcher starts workers
+// with: store/bolt, whose file the local launcher of dts dev reads them from. Submit then stores
+// a task and its account in one transaction, so that no crash leaves a task without an account.
+// (With Consul and Nomad the account lives in a Nomad Variable, written by Launch.)
+type CredentialStore interface {
+	Store
+	// CreateWithCredentials is Create that stores c with the task, atomically.
+	CreateWithCredentials(ctx context.Context, t *api.Task, c api.Credentials) (int64, error)
+}
+
 // Launcher runs tasks' workers: jobs/nomad on a Nomad cluster, jobs/local in-process.
 type Launcher interface {
 	// Launch starts the task's worker, or brings a running one up to date with t. creds is the
-	// source account; nil keeps the one given before. Idempotent.
+	// source account; nil keeps the one given before. For a task whose Desired is stopped it only
+	// stores creds. A task with no account at all gets no worker: jobs.ErrNoCredentials.
+	// Idempotent.
 	Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error
 	// Stop stops the worker (it checkpoints first) and keeps what Launch needs to start it again.
 	Stop(ctx context.Context, id int64) error
 	// Remove stops the worker and deletes everything kept for the task (job, credentials).
 	Remove(ctx context.Context, id int64) error
+	// Restart stops the task's running worker and starts it again, so that it reads its spec and
+	// credentials anew and retries what failed (a Failed worker waits for a spec change). A task
+	// without a running worker has nothing to restart: nil.
+	Restart(ctx context.Context, id int64) error
 	// Jobs returns the scheduler's view of every task's worker, by task id; a task without a job
 	// is absent.
 	Jobs(ctx context.Context) (map[int64]*api.JobInfo, error)

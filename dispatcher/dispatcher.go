@@ -25,8 +25,12 @@ type Config struct {
 	// only with Insecure.
 	AuthUser, AuthPassword string
 	Insecure               bool
-	// DefaultCredentials is the source account for tasks that give only host and port.
+	// DefaultCredentials is the source account for tasks that give only host and port. It needs
+	// SourceAllow.
 	DefaultCredentials *api.Credentials
+	// SourceAllow is where DefaultCredentials may log in; tasks for other hosts must give their
+	// own account.
+	SourceAllow *HostAllowList
 	// PlacementTimeout bounds how long submit waits for the worker's address (default 10s).
 	PlacementTimeout time.Duration
 	// Location is the zone the API writes times in (default the local zone).
@@ -34,14 +38,13 @@ type Config struct {
 	Logger   *slog.Logger
 }
 
-// MaxBody is the largest request body accepted.
+// MaxBody is the largest request body accepted. A larger Content-Length is refused on the
+// headers, before the body is read (see frontdoor.go); a chunked body is cut off here.
 const MaxBody = 1 << 20
 
-// readLimit is the largest body the server reads at all. Bodies between MaxBody and readLimit
-// are read and refused with a -400 by the handlers: refused while being read, they would make
-// the server close the connection under a client still sending, whose kernel then answers the
-// unread data with a reset and may drop the -400 before the client reads it.
-const readLimit = 8 * MaxBody
+// requestTimeout bounds the work behind one request: store, scheduler and workers each get
+// what is left of it, and a step that does not finish in time answers -503 with its reason.
+const requestTimeout = 75 * time.Second
 
 // Server is a dispatcher.
 type Server struct {
@@ -49,6 +52,8 @@ type Server struct {
 	log     *slog.Logger
 	app     *fiber.App
 	metrics *metrics
+	// lingering holds a token per connection being drained after a refused body.
+	lingering chan struct{}
 }
 
 // New returns a dispatcher for cfg.
@@ -59,6 +64,9 @@ func New(cfg Config) (*Server, error) {
 	if (cfg.AuthUser == "" || cfg.AuthPassword == "") && !cfg.Insecure {
 		return nil, errors.New("dispatcher: Basic auth credentials are required (or run it insecure, without auth)")
 	}
+	if cfg.DefaultCredentials != nil && cfg.DefaultCredentials.Username != "" && cfg.SourceAllow == nil {
+		return nil, errors.New("dispatcher: a default replication account needs an allow-list of the source hosts it may log in to; without one any API caller could point a task at a server of theirs and receive its password")
+	}
 	if cfg.PlacementTimeout <= 0 {
 		cfg.PlacementTimeout = 10 * time.Second
 	}
@@ -68,17 +76,25 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), lingering: make(chan struct{}, lingerSlots)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "dts",
-		BodyLimit:             readLimit,
+		BodyLimit:             MaxBody,
 		DisableStartupMessage: true,
 		ErrorHandler:          s.errorHandler,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           2 * time.Minute,
+		// fasthttp would read a multipart body into memory and temporary files before any
+		// handler; the API takes JSON only.
+		DisablePreParseMultipartForm: true,
 	})
 	s.routes()
+	// fiber builds its fasthttp server in New and keeps it: these hooks see every request, also
+	// through app.Test.
+	srv := s.app.Server()
+	srv.HeaderReceived = s.headerReceived
+	srv.Handler = s.front(srv.Handler)
 	return s, nil
 }
 
@@ -106,9 +122,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) routes() {
 	s.app.Use(s.observe)
 	s.app.Use(recover.New())
+	s.app.Use(s.guard) // Basic auth on everything but /healthz and /metrics, and the CSRF rules
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/metrics", s.metrics.handler)
-	v1 := s.app.Group("/v1", s.basicAuth)
+	v1 := s.app.Group("/v1")
 	v1.Post("/dispatch/submit", s.submit)
 	v1.Put("/dispatch/alter/:id", s.alter)
 	v1.Get("/task/list", s.list)

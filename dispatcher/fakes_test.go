@@ -177,9 +177,12 @@ type fakeLauncher struct {
 	launches  []launchCall
 	stops     []int64
 	removes   []int64
+	restarts  []int64
 	jobs      map[int64]*api.JobInfo
 	addr      string
 	launchErr error
+	stopErr   error
+	removeErr error
 	jobsErr   error
 	waitErr   error
 }
@@ -210,6 +213,9 @@ func (l *fakeLauncher) Stop(_ context.Context, id int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stops = append(l.stops, id)
+	if l.stopErr != nil {
+		return l.stopErr
+	}
 	if j := l.jobs[id]; j != nil {
 		j.Status = "stopped"
 	}
@@ -220,8 +226,24 @@ func (l *fakeLauncher) Remove(_ context.Context, id int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.removes = append(l.removes, id)
+	if l.removeErr != nil {
+		return l.removeErr
+	}
 	delete(l.jobs, id)
 	return nil
+}
+
+func (l *fakeLauncher) Restart(_ context.Context, id int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.restarts = append(l.restarts, id)
+	return nil
+}
+
+func (l *fakeLauncher) restarted() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.restarts)
 }
 
 func (l *fakeLauncher) Jobs(context.Context) (map[int64]*api.JobInfo, error) {
@@ -347,14 +369,21 @@ func (h *harness) do(method, path, body string) *response {
 // doAuth sends a request with the given Authorization header ("" sends none).
 func (h *harness) doAuth(method, path, body, auth string) *response {
 	h.t.Helper()
+	return h.doHeaders(method, path, body, map[string]string{"Content-Type": "application/json", "Authorization": auth})
+}
+
+// doHeaders sends a request with exactly the given headers; an empty value sends none.
+func (h *harness) doHeaders(method, path, body string, headers map[string]string) *response {
+	h.t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, path, r)
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := h.srv.App().Test(req, 10_000)
 	if err != nil {

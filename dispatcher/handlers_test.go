@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/jobs"
@@ -206,7 +207,11 @@ func TestSubmitCredentials(t *testing.T) {
 	t.Run("default account", func(t *testing.T) {
 		t.Parallel()
 		def := &api.Credentials{Username: "dts_default", Password: "default-secret"}
-		h := newHarness(t, func(c *Config) { c.DefaultCredentials = def })
+		allow, err := ParseHostAllowList("127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := newHarness(t, func(c *Config) { c.DefaultCredentials, c.SourceAllow = def, allow })
 		h.do(http.MethodPost, "/v1/dispatch/submit", hostOnly).wantCode(t, api.CodeOK)
 		launches, _, _ := h.launcher.calls()
 		if len(launches) != 1 || launches[0].Creds == nil || *launches[0].Creds != *def {
@@ -283,6 +288,24 @@ func TestBadInput(t *testing.T) {
 		{"filter does not parse", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"status = = 1 AND"`), "task.filters[1].filter"},
 		{"dbname pattern", replace(`"dbname":"oa_data_service"`, `"dbname":"/oa.*/"`), "task.filters[0].dbname"},
 		{"negative rate", replace(`"incr":true`, `"incr":true,"rate_limit":{"rate":-1}`), "task.rate_limit.rate"},
+		{"unknown nested field", replace(`"port":5306`, `"port":5306,"ssl":true`), "task.source.ssl: unknown field"},
+		{"duplicate key", replace(`"addr":"127.0.0.1:9092"`, `"addr":"127.0.0.1:9092","addr":"127.0.0.1:9093"`), "task.kafka.addr: duplicate key"},
+		{"case-folded key", replace(`"kafka":`, `"Kafka":`), `task.Kafka: unknown field (did you mean "kafka"?)`},
+		{"case-folded task", strings.Replace(valid, `{"task"`, `{"Task"`, 1), `Task: unknown field (did you mean "task"?)`},
+		{"upper-case host", replace(`"host":`, `"HOST":`), `task.source.HOST: unknown field`},
+		{"server_id negative", replace(`"port":5306`, `"port":5306,"server_id":-1`), "task.source.server_id: must be between 1 and 4294967295"},
+		{"server_id too large", replace(`"port":5306`, `"port":5306,"server_id":4294967296`), "task.source.server_id: must be between 1 and 4294967295"},
+		{"dbname too long", replace(`"dbname":"oa_data_service"`, `"dbname":"`+strings.Repeat("d", 65)+`"`), "task.filters[0].dbname: must be at most 64 characters"},
+		{"dbname with NUL", replace(`"dbname":"oa_data_service"`, `"dbname":"oa\u0000x"`), "task.filters[0].dbname: must not contain control characters"},
+		{"dbname with a newline", replace(`"dbname":"oa_data_service"`, `"dbname":"oa\nx"`), "task.filters[0].dbname: must not contain control characters"},
+		{"table with a newline", replace(`"match":"check_delay"`, `"match":"check\ndelay"`), "task.filters[1].match: must not contain control characters"},
+		{"table too long", replace(`"match":"check_delay"`, `"match":"`+strings.Repeat("t", 65)+`"`), "task.filters[1].match: a table name must be at most 64 characters"},
+		{"internal topic", replace(`"topic":"t"`, `"topic":"__consumer_offsets"`), "task.kafka.topic: \"__consumer_offsets\" starts with \"__\""},
+		{"transaction topic", replace(`"topic":"t"`, `"topic":"__transaction_state"`), "task.kafka.topic"},
+		{"topic with topic_mode", replace(`"topic":"t",`, `"topic":"t","topic_mode":1,`), "task.kafka.topic: is ignored when topic_mode is set"},
+		{"string filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"'abc'"`), "task.filters[1].filter: must be a condition"},
+		{"arithmetic filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"1+1"`), "task.filters[1].filter: must be a condition"},
+		{"bare column filter", replace(`"match":"check_delay","filter":""`, `"match":"check_delay","filter":"status"`), "task.filters[1].filter: must be a condition"},
 	}
 	for _, tc := range cases {
 		for _, path := range []string{"/v1/dispatch/submit", "/v1/dispatch/alter/1"} {
@@ -670,7 +693,8 @@ func TestBodyLimit(t *testing.T) {
 		t.Errorf("a body of exactly %d bytes: HTTP %d code %d %q", MaxBody, status, env.Code, env.Message)
 	}
 	// A client that sends its whole body before it reads gets the -400 every time: the server
-	// reads the body instead of closing the connection under it.
+	// answers on the headers, then drains the body before it closes the connection, so no reset
+	// destroys the answer.
 	for range 20 {
 		status, env, header := post(exact + " ")
 		if status != http.StatusBadRequest || env.Code != api.CodeBadRequest || !strings.Contains(env.Message, "body: larger than 1048576 bytes") {
@@ -681,12 +705,13 @@ func TestBodyLimit(t *testing.T) {
 		}
 	}
 	// Far larger bodies are refused unread, on their Content-Length.
+	const farLarger = 8*MaxBody + 1
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	fmt.Fprintf(conn, "POST /v1/dispatch/submit HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", basic(testUser, testPassword), readLimit+1)
+	fmt.Fprintf(conn, "POST /v1/dispatch/submit HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", basic(testUser, testPassword), farLarger)
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -696,10 +721,243 @@ func TestBodyLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusBadRequest || big.Code != api.CodeBadRequest || big.Message != "body: larger than 1048576 bytes" || resp.Header.Get(api.StatusHeader) != "-400" {
-		t.Errorf("a body of %d bytes: HTTP %d %+v", readLimit+1, resp.StatusCode, big)
+		t.Errorf("a body of %d bytes: HTTP %d %+v", farLarger, resp.StatusCode, big)
 	}
 	// The server still serves.
 	if status, env, _ := post(valid); status != http.StatusOK || env.Code != api.CodeOK {
 		t.Errorf("after a refused body: HTTP %d code %d", status, env.Code)
+	}
+}
+
+// TestTaskIDs: only the canonical decimal form names a task, so one task has one path.
+func TestTaskIDs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	if id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	h.do(http.MethodGet, "/v1/task/1", "").wantCode(t, api.CodeOK)
+	for _, raw := range []string{"+1", "01", "001", "%201", "1%20", "%2B1", "-1", "0", "1e0", "0x1", "1.0", "9223372036854775808", "abc"} {
+		h.do(http.MethodGet, "/v1/task/"+raw, "").wantCode(t, api.CodeBadRequest, "id: ", "is not a task id")
+		h.do(http.MethodPost, "/v1/task/"+raw+"/stop", "").wantCode(t, api.CodeBadRequest, "id: ")
+		h.do(http.MethodPut, "/v1/dispatch/alter/"+raw, seedBody(srcPort, kafkaAddr, "t")).wantCode(t, api.CodeBadRequest, "id: ")
+		h.do(http.MethodDelete, "/v1/task/"+raw, "").wantCode(t, api.CodeBadRequest, "id: ")
+	}
+	if got := h.store.task(t, 1); got.Desired != api.DesiredRunning || got.Version != 1 {
+		t.Errorf("a request with a non-canonical id changed task 1: %+v", got)
+	}
+}
+
+// TestServerIDUnique: two tasks on one source never register with the same replica server id
+// (explicit, or the default 1000000000 + task id), since the server would make them disconnect
+// each other over and over.
+func TestServerIDUnique(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	body := func(host string, port int, serverID uint32) string {
+		b := strings.Replace(seedBody(port, kafkaAddr, "t"), `"host":"127.0.0.1"`, `"host":"`+host+`"`, 1)
+		if serverID != 0 {
+			b = strings.Replace(b, fmt.Sprintf(`"port":%d`, port), fmt.Sprintf(`"port":%d,"server_id":%d`, port, serverID), 1)
+		}
+		return b
+	}
+	submit := func(b string) int64 {
+		t.Helper()
+		r := h.do(http.MethodPost, "/v1/dispatch/submit", b)
+		r.wantCode(t, api.CodeOK)
+		var out api.SubmitResponse
+		r.data(t, &out)
+		return out.ID
+	}
+	// Task 1 takes what will be task 2's default id.
+	if id := submit(body("db1", srcPort, 1_000_000_002)); id != 1 {
+		t.Fatalf("id %d", id)
+	}
+	// Task 2 (default 1000000002) is refused and removed again; the id is not reused.
+	h.do(http.MethodPost, "/v1/dispatch/submit", body("db1", srcPort, 0)).wantCode(t, api.CodeConflict,
+		"task.source.server_id: 1000000002 is already the server id of task 1 on db1:5306", "disconnect each other")
+	// Task 3 gets its default, 1000000003.
+	if id := submit(body("db1", srcPort, 0)); id != 3 {
+		t.Fatalf("id %d", id)
+	}
+	for _, tc := range []struct {
+		body, msg string
+	}{
+		{body("db1", srcPort, 1_000_000_003), "1000000003 is already the server id of task 3 on db1:5306"},
+		{body("db1", srcPort, 1_000_000_002), "of task 1 on db1:5306"},
+		{body("DB1", srcPort, 1_000_000_002), "of task 1"}, // host names are case-insensitive
+	} {
+		h.do(http.MethodPost, "/v1/dispatch/submit", tc.body).wantCode(t, api.CodeConflict, tc.msg)
+	}
+	// Another port or host is another source.
+	submit(body("db1", srcPort+1, 1_000_000_002))
+	submit(body("db2", srcPort, 1_000_000_003))
+	// An explicit id, twice.
+	submit(body("db1", srcPort, 77))
+	h.do(http.MethodPost, "/v1/dispatch/submit", body("db1", srcPort, 77)).wantCode(t, api.CodeConflict, "77 is already the server id of task")
+
+	recs, err := h.store.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	launches, _, _ := h.launcher.calls()
+	if len(recs) != 5 || len(launches) != 5 {
+		t.Errorf("%d tasks stored, %d launched; want the 5 accepted", len(recs), len(launches))
+	}
+	if slices.Contains(h.store.deleted, 1) || !slices.Contains(h.store.deleted, 2) {
+		t.Errorf("deleted %v: want the refused task 2 undone and nothing else", h.store.deleted)
+	}
+}
+
+// credStore is a fakeStore that also keeps credentials, as store/bolt does in dts dev.
+type credStore struct {
+	*fakeStore
+	creds   map[int64]api.Credentials
+	creates int // Create calls, which would store a task without its credentials
+}
+
+func (s *credStore) Create(ctx context.Context, t *api.Task) (int64, error) {
+	s.creates++
+	return s.fakeStore.Create(ctx, t)
+}
+
+func (s *credStore) CreateWithCredentials(ctx context.Context, t *api.Task, c api.Credentials) (int64, error) {
+	id, err := s.fakeStore.Create(ctx, t)
+	if err == nil {
+		s.mu.Lock()
+		s.creds[id] = c
+		s.mu.Unlock()
+	}
+	return id, err
+}
+
+// TestTaskWithoutCredentials: a store that keeps credentials gets them with the task, in one
+// call; a task that has none anyway (left by an older dts dev, or a dispatcher that stopped
+// before writing the Nomad Variable) is not reported as missing by start (-404) but as needing
+// an alter with the account, and that alter stores them and starts it, also when it is stopped.
+func TestTaskWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	cs := &credStore{fakeStore: newFakeStore(), creds: map[int64]api.Credentials{}}
+	h := newHarness(t, func(c *Config) { c.Store = cs })
+	h.store = cs.fakeStore
+	id := h.submit()
+	if cs.creates != 0 || cs.creds[id] != (api.Credentials{Username: "xes_replicator", Password: seedPassword}) {
+		t.Errorf("submit stored the task without its credentials (%d Create calls, credentials %+v)", cs.creates, cs.creds[id])
+	}
+
+	h.launcher.launchErr = fmt.Errorf("start task %d: %w: alter the task with source.username and source.password to store them and start it", id, jobs.ErrNoCredentials)
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeConflict,
+		"no source credentials are stored", "alter the task with source.username and source.password")
+	h.launcher.launchErr = nil
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+	// The alter of the stopped task hands the account to the launcher, which stores it.
+	h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", id), seedBody(srcPort, kafkaAddr, "replicator_test")).wantCode(t, api.CodeOK)
+	launches, _, _ := h.launcher.calls()
+	last := launches[len(launches)-1]
+	if last.Creds == nil || last.Creds.Password != seedPassword || last.Task.Desired != api.DesiredStopped {
+		t.Errorf("alter of a stopped task launched %+v, want its account handed over for storing", last)
+	}
+	// The list does not advise a start that cannot work without saying what to do next.
+	h.launcher.mu.Lock()
+	delete(h.launcher.jobs, id)
+	h.launcher.mu.Unlock()
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeOK)
+	h.launcher.mu.Lock()
+	delete(h.launcher.jobs, id)
+	h.launcher.mu.Unlock()
+	var l api.TaskList
+	h.do(http.MethodGet, "/v1/task/list", "").data(t, &l)
+	if msg := l.Tasks[0].Message; !strings.Contains(msg, fmt.Sprintf("POST /v1/task/%d/start", id)) || !strings.Contains(msg, "source.username and source.password") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+// TestLauncherErrors: what goes wrong in the scheduler or a worker answers with its reason and
+// the code that says what to do: -503 for a worker or backend that did not answer in time,
+// -409 for a conflicting state, the scheduler's reason for a refusal; never a bare -500. Delete
+// removes the task even when its worker does not stop, and says what was left running.
+func TestLauncherErrors(t *testing.T) {
+	t.Parallel()
+	stuck := func(id int64) error {
+		return fmt.Errorf("stop: %w", &jobs.StopTimeoutError{TaskID: id, Waited: time.Minute, LastReport: "running, last error: handshake"})
+	}
+	t.Run("stop of a hung worker", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.stopErr = stuck(id)
+		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeUnavailable,
+			fmt.Sprintf("the worker of task %d did not stop within 1m0s", id), "handshake", `its last status: Running ("connecting to the source"`)
+	})
+	t.Run("delete of a hung worker", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		id := h.submit()
+		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.removeErr = stuck(id)
+		r := h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "")
+		r.wantCode(t, api.CodeOK)
+		var out api.DeleteResponse
+		r.data(t, &out)
+		if !strings.Contains(out.LeftRunning, fmt.Sprintf("the worker of task %d did not stop", id)) || !strings.Contains(out.LeftRunning, "connecting to the source") {
+			t.Errorf("delete data %s: want what was left running", r.Env.Data)
+		}
+		h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeNotFound)
+		if !strings.Contains(h.logs.String(), "left running") {
+			t.Error("the log does not say what was left running")
+		}
+	})
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+		msg  string
+	}{
+		{"scheduler down", fmt.Errorf("purge job: %w: connection refused", jobs.ErrUnavailable), api.CodeUnavailable, "connection refused"},
+		{"busy", fmt.Errorf("task 1: another stop is in progress: %w", jobs.ErrConflict), api.CodeConflict, "another stop is in progress"},
+		{"refused", fmt.Errorf("purge job: %w: Permission denied", jobs.ErrRefused), api.CodeInternal, "Permission denied"},
+	} {
+		t.Run("delete: "+tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			id := h.submit()
+			h.launcher.removeErr = tc.err
+			h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, tc.code, tc.msg)
+			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeOK) // kept: nothing was stopped
+			h.launcher.stopErr = tc.err
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, tc.code, tc.msg)
+			h.launcher.launchErr = tc.err
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, tc.code, tc.msg)
+		})
+	}
+}
+
+// TestStartFailedTask: start on a task whose worker reported Failed makes the worker try again
+// (a Failed worker waits for a spec change; it used to answer 200 and do nothing). A running
+// task is left alone, and a stopped one is simply started.
+func TestStartFailedTask(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	start := fmt.Sprintf("/v1/task/%d/start", id)
+	h.store.setStatus(id, api.Status{State: api.StateRunning, UpdatedAt: timeNow()})
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	if r := h.launcher.restarted(); len(r) != 0 {
+		t.Errorf("start of a running task restarted it: %v", r)
+	}
+	h.store.setStatus(id, api.Status{State: api.StateFailed, Message: "access denied for user 'xes_replicator'", UpdatedAt: timeNow()})
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	if r := h.launcher.restarted(); !slices.Equal(r, []int64{id}) {
+		t.Errorf("restarts %v, want task %d restarted", r, id)
+	}
+	// Stopped after failing: start launches it, which starts a fresh worker.
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+	launchesBefore, _, _ := h.launcher.calls()
+	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
+	launches, _, _ := h.launcher.calls()
+	if len(launches) != len(launchesBefore)+1 || len(h.launcher.restarted()) != 1 {
+		t.Errorf("start of a stopped task: %d launches (was %d), restarts %v", len(launches), len(launchesBefore), h.launcher.restarted())
 	}
 }

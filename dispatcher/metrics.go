@@ -1,6 +1,8 @@
 package dispatcher
 
 import (
+	"context"
+	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -8,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
 
 	"github.com/dtsrepl/dts/api"
 )
@@ -40,10 +43,13 @@ func newMetrics() *metrics {
 	return m
 }
 
-// observe counts and times every request. It renders errors itself so the envelope code is
-// known when it counts.
+// observe bounds, counts, times and logs every request. It renders errors itself so the
+// envelope code is known when it counts.
 func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
 	err := c.Next()
 	if err != nil {
 		err = s.errorHandler(c, err)
@@ -52,9 +58,25 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	if r := c.Route(); r != nil && r.Path != "/" {
 		route = c.Method() + " " + r.Path
 	}
-	s.metrics.requests.WithLabelValues(route, string(c.Response().Header.Peek(api.StatusHeader))).Inc()
-	s.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	s.record(c.Context(), route, start)
 	return err
+}
+
+// record counts, times and logs one answered request, with its trace id. Health checks and
+// scrapes that succeed are logged at debug level only: they come every few seconds.
+func (s *Server) record(fctx *fasthttp.RequestCtx, route string, start time.Time) {
+	took := time.Since(start)
+	code := string(fctx.Response.Header.Peek(api.StatusHeader))
+	s.metrics.requests.WithLabelValues(route, code).Inc()
+	s.metrics.latency.WithLabelValues(route).Observe(took.Seconds())
+	level := slog.LevelInfo
+	if code == "0" || code == "" {
+		if p := requestPath(&fctx.Request.Header); isPublic(p) {
+			level = slog.LevelDebug
+		}
+	}
+	s.log.Log(context.Background(), level, "request", "method", string(fctx.Method()), "path", string(fctx.URI().PathOriginal()),
+		"code", code, "status", fctx.Response.StatusCode(), "trace_id", traceID(fctx), "took", took.Round(time.Microsecond), "remote", fctx.RemoteAddr().String())
 }
 
 func (m *metrics) observeStates(counts map[api.State]int) {

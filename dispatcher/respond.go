@@ -2,11 +2,9 @@ package dispatcher
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,12 +29,17 @@ func ok(c *fiber.Ctx, data any) error {
 // scheduler sentinels map to theirs, and anything else is a -500 whose details go to the log
 // only.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
-	e := s.apiError(c, err)
-	if e.Code == api.CodeUnauthorized {
-		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="dts"`)
+	fctx := c.Context()
+	// Without a trace id, fasthttp refused the request before any handler ran (headers too
+	// large, a chunked body over the limit): observe never sees it, so it is recorded here.
+	early := fctx.UserValue(traceKey) == nil
+	start := time.Now()
+	traceID(fctx)
+	writeError(fctx, s.apiError(c, err))
+	if early {
+		s.record(fctx, "unmatched", start)
 	}
-	c.Set(api.StatusHeader, strconv.Itoa(e.Code))
-	return c.Status(e.HTTPStatus()).JSON(api.Envelope[struct{}]{Code: e.Code, Message: e.Message, TTL: 1}, contentType)
+	return nil
 }
 
 func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
@@ -49,8 +52,15 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 		return api.Errorf(api.CodeNotFound, "%v", err)
 	case errors.Is(err, store.ErrConflict):
 		return api.Errorf(api.CodeConflict, "the task changed while this request was handled; read it again and retry")
+	case errors.Is(err, jobs.ErrNoCredentials), errors.Is(err, jobs.ErrConflict):
+		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, jobs.ErrRefused):
+		// The scheduler's reason (a permission, a job it does not accept) is for the operator;
+		// it holds no secret, since jobs hold none.
+		s.log.Error("scheduler refused", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
+		return api.Errorf(api.CodeInternal, "%v", err)
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, jobs.ErrUnavailable):
-		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "err", err)
+		s.log.Error("backend unavailable", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
 		return api.Errorf(api.CodeUnavailable, "%v", err)
 	case errors.As(err, &fe):
 		switch fe.Code {
@@ -65,75 +75,24 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 			return api.Errorf(api.CodeBadRequest, "%s", fe.Message)
 		}
 	}
-	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "trace_id", traceID(c.Context()), "err", err)
 	return api.Errorf(api.CodeInternal, "internal error")
 }
 
-// decodeSubmit reads a submit or alter body strictly: it must be one JSON object with known
-// fields of the right types. Errors name the field.
+// decodeSubmit reads a submit or alter body with api.DecodeSubmit, after the size check the
+// screen already made on the declared length (a chunked body has none).
 func decodeSubmit(body []byte) (*api.TaskSpec, error) {
 	if len(body) > MaxBody {
 		return nil, api.FieldError("body", "larger than %d bytes", MaxBody)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, api.FieldError("body", "is empty; send {\"task\":{...}}")
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.DisallowUnknownFields()
-	var req api.SubmitRequest
-	if err := d.Decode(&req); err != nil {
-		return nil, jsonError(err)
-	}
-	if d.More() {
-		return nil, api.FieldError("body", "has data after the JSON object")
-	}
-	if req.Task == nil {
-		return nil, api.FieldError("task", "is required")
-	}
-	return req.Task, nil
-}
-
-func jsonError(err error) error {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return api.FieldError("body", "is not valid JSON (at byte %d: %v)", syn.Offset, syn)
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			field = "body"
-		}
-		return api.FieldError(field, "must be %s, got a JSON %s", kind(typ.Type.String()), typ.Value)
-	// encoding/json has no typed error for unknown fields: its message is the only handle.
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return api.FieldError(name, "unknown field")
-	}
-	return api.FieldError("body", "is not a valid request: %v", err)
-}
-
-func kind(goType string) string {
-	switch {
-	case strings.Contains(goType, "int"):
-		return "an integer"
-	case strings.Contains(goType, "float"):
-		return "a number"
-	case goType == "string":
-		return "a string"
-	case goType == "bool" || goType == "*bool":
-		return "true or false"
-	case strings.HasPrefix(goType, "[]") || strings.HasSuffix(goType, "StringList"):
-		return "a list"
-	}
-	return "an object"
+	return api.DecodeSubmit(bytes.NewReader(body))
 }
 
 // taskID reads the :id parameter.
 func taskID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, api.FieldError("id", "%q is not a task id (a positive integer)", c.Params("id"))
+	id, err := api.ParseTaskID(c.Params("id"))
+	if err != nil {
+		return 0, api.FieldError("id", "%v", err)
 	}
 	return id, nil
 }

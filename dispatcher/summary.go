@@ -57,7 +57,7 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 		// could not be asked), as in the case below.
 		if (!live || !fresh) && sum.State != api.StateFailed {
 			sum.State = api.StatePending
-			sum.Message = "no worker is scheduled for this task; start it again (POST /v1/task/:id/start)"
+			sum.Message = fmt.Sprintf("no worker is scheduled for this task: start it (POST /v1/task/%d/start); if it has no stored credentials, start says so, and an alter with source.username and source.password stores them and starts it", t.ID)
 		}
 	case job.Status != "running":
 		if !(live && fresh) && sum.State != api.StateFailed {

@@ -8,10 +8,46 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// ErrUnavailable wraps errors reaching the scheduler (Nomad down, timeouts).
-var ErrUnavailable = errors.New("scheduler unavailable")
+// Errors launchers return; the dispatcher maps them to envelope codes, so callers test them
+// with errors.Is.
+var (
+	// ErrUnavailable wraps errors reaching the scheduler or a worker in time (Nomad down,
+	// timeouts, a worker that does not stop): -503.
+	ErrUnavailable = errors.New("scheduler unavailable")
+	// ErrNoCredentials: the task has no stored source account, so its worker cannot log in; an
+	// alter with source.username and source.password stores one: -409.
+	ErrNoCredentials = errors.New("no source credentials are stored for the task")
+	// ErrConflict: the task is in a state that does not allow the operation now, such as another
+	// operation on it still in progress: -409.
+	ErrConflict = errors.New("conflicting operation")
+	// ErrRefused: the scheduler refused a request (permissions, a job it does not accept). The
+	// scheduler's reason is shown: -500.
+	ErrRefused = errors.New("the scheduler refused the request")
+)
+
+// StopTimeoutError is a worker that did not stop within its bound. It is ErrUnavailable (-503):
+// the task's worker did not answer in time.
+type StopTimeoutError struct {
+	TaskID int64
+	Waited time.Duration
+	// LastReport is what the launcher last knew of the worker, such as its last error.
+	LastReport string
+}
+
+// Error names the task, the bound and the last report, for the operator.
+func (e *StopTimeoutError) Error() string {
+	msg := fmt.Sprintf("the worker of task %d did not stop within %s and is still running", e.TaskID, e.Waited)
+	if e.LastReport != "" {
+		msg += "; it last reported: " + e.LastReport
+	}
+	return msg
+}
+
+// Is makes a StopTimeoutError match ErrUnavailable.
+func (e *StopTimeoutError) Is(target error) bool { return target == ErrUnavailable }
 
 // JobPrefix starts the name of every task's job.
 const JobPrefix = "dts-task-"

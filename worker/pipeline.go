@@ -58,9 +58,7 @@ func (p *pipeline) dialer() binlog.Dialer {
 	if c := p.cfg.Credentials; c != nil && c.Username != "" {
 		src.Username, src.Password = c.Username, c.Password
 	}
-	if src.ServerID == 0 {
-		src.ServerID = uint32(1_000_000_000 + p.cfg.TaskID%3_000_000_000)
-	}
+	src.ServerID = src.EffectiveServerID(p.cfg.TaskID)
 	return binlog.Dialer{Source: src, ReplicaName: fmt.Sprintf("dts-task-%d", p.cfg.TaskID), MaxPacket: p.cfg.MaxPacketBytes}
 }
 

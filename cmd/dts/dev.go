@@ -34,6 +34,12 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := af.allowList(); err != nil {
+		return err
+	}
+	if err := checkDevListen(*af.listen, *af.authUser, *af.authPassword); err != nil {
+		return err
+	}
 	db, err := bolt.Open(filepath.Join(*dataDir, "dts.db"))
 	if err != nil {
 		return err
@@ -106,4 +112,26 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	log.Info("dts dev stopping: workers flush and save their positions")
 	return err
+}
+
+// checkDevListen keeps dts dev on loopback while anyone can log in to it: the seed document's
+// test credentials are public, and an empty user means no authentication at all.
+func checkDevListen(listen, user, password string) error {
+	open := user == ""
+	public := user == devUser && password == devPassword
+	if !open && !public {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return usageError{fmt.Errorf("--listen %q: %w", listen, err)}
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	why := "uses the seed's public test credentials (" + devUser + " / " + devPassword + ")"
+	if open {
+		why = "has no authentication (--auth-user is empty)"
+	}
+	return usageError{fmt.Errorf("dts dev %s, so it listens on loopback only, not on %q: set --auth-user and --auth-password (DTS_AUTH_USER, DTS_AUTH_PASSWORD) to listen there", why, listen)}
 }

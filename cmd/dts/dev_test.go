@@ -153,7 +153,7 @@ func TestDev(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
-	if out, err := cli("submit", "-f", taskFile); err == nil || !strings.Contains(out, `unknown field "partiton_mode"`) {
+	if out, err := cli("submit", "-f", taskFile); err == nil || !strings.Contains(out, `task.kafka.partiton_mode: unknown field`) {
 		t.Errorf("dts task submit of a misspelt task: %v: %s", err, out)
 	}
 	out, err := cli("list")

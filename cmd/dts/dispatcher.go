@@ -28,6 +28,7 @@ type apiFlags struct {
 	authPassword     *string
 	sourceUser       *string
 	sourcePassword   *string
+	sourceAllow      *string
 	placementTimeout *time.Duration
 	timezone         *string
 }
@@ -39,6 +40,7 @@ func (f *flagSet) apiFlags(defUser, defPassword string) apiFlags {
 		authPassword:     f.secret("auth-password", "DTS_AUTH_PASSWORD", defPassword, "Basic auth password of the API"),
 		sourceUser:       f.secret("source-user", "DTS_SOURCE_USER", "", "default replication account, for tasks that give only the source's host and port"),
 		sourcePassword:   f.secret("source-password", "DTS_SOURCE_PASSWORD", "", "password of the default replication account"),
+		sourceAllow:      f.string("source-allow", "DTS_SOURCE_ALLOW", "", "comma-separated host names, IP addresses and networks (CIDR) the default replication account may log in to; required with --source-user (names are matched as written, never resolved)"),
 		placementTimeout: f.duration("placement-timeout", "DTS_PLACEMENT_TIMEOUT", 10*time.Second, "how long submit waits for the worker's address"),
 		timezone:         f.string("timezone", "DTS_TIMEZONE", "Local", "time zone of the times the API writes"),
 	}
@@ -56,10 +58,34 @@ func (a apiFlags) config(log *slog.Logger, st dispatcher.Store, l dispatcher.Lau
 		Location:         loc,
 		Logger:           log,
 	}
+	allow, err := a.allowList()
+	if err != nil {
+		return dispatcher.Config{}, err
+	}
 	if *a.sourceUser != "" {
 		cfg.DefaultCredentials = &api.Credentials{Username: *a.sourceUser, Password: *a.sourcePassword}
+		cfg.SourceAllow = allow
+	} else if allow != nil {
+		log.Warn("--source-allow has no effect without a default replication account (--source-user)")
 	}
 	return cfg, nil
+}
+
+// allowList checks the default account's flags: an account needs the list of hosts it may log
+// in to. Without one, anyone who may use the API could point a task at a server of theirs and
+// receive the account's password when the worker logs in.
+func (a apiFlags) allowList() (*dispatcher.HostAllowList, error) {
+	if strings.TrimSpace(*a.sourceAllow) == "" {
+		if *a.sourceUser != "" {
+			return nil, usageError{errors.New("--source-user is set but --source-allow is empty: the default replication account would log in to any host a task names, so anyone who can submit a task could collect its password with a server of their own. List the hosts and networks it may log in to with --source-allow (DTS_SOURCE_ALLOW), e.g. --source-allow 10.0.0.0/8,db1.example.com")}
+		}
+		return nil, nil
+	}
+	l, err := dispatcher.ParseHostAllowList(*a.sourceAllow)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--source-allow: %w", err)}
+	}
+	return l, nil
 }
 
 func runDispatcher(ctx context.Context, args []string) error {
@@ -85,6 +111,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 	}
 	if (*af.authUser == "" || *af.authPassword == "") && !*insecure {
 		return usageError{errors.New("set --auth-user and --auth-password (DTS_AUTH_USER, DTS_AUTH_PASSWORD), or --insecure to serve the API without authentication")}
+	}
+	if _, err := af.allowList(); err != nil {
+		return err
 	}
 
 	ccfg := consulapi.DefaultConfig()

@@ -71,9 +71,9 @@ func runTask(ctx context.Context, args []string) error {
 		if len(positional) != 1 {
 			return 0, usageError{fmt.Errorf("%s needs one task id", cmd)}
 		}
-		n, err := strconv.ParseInt(positional[0], 10, 64)
-		if err != nil || n <= 0 {
-			return 0, usageError{fmt.Errorf("%q is not a task id", positional[0])}
+		n, err := api.ParseTaskID(positional[0])
+		if err != nil {
+			return 0, usageError{err}
 		}
 		return n, nil
 	}
@@ -132,23 +132,39 @@ func runTask(ctx context.Context, args []string) error {
 		}
 		printTask(out, d)
 		return nil
-	case "stop", "start", "delete":
+	case "stop", "start":
 		n, err := id()
 		if err != nil {
 			return err
 		}
-		do := map[string]func(context.Context, int64) error{"stop": c.Stop, "start": c.Start, "delete": c.Delete}[cmd]
+		do := map[string]func(context.Context, int64) error{"stop": c.Stop, "start": c.Start}[cmd]
 		if err := do(ctx, n); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s: task %d\n", map[string]string{"stop": "stopped", "start": "started", "delete": "deleted"}[cmd], n)
+		fmt.Fprintf(out, "%s: task %d\n", map[string]string{"stop": "stopped", "start": "started"}[cmd], n)
+		return nil
+	case "delete":
+		n, err := id()
+		if err != nil {
+			return err
+		}
+		res, err := c.Delete(ctx, n)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "deleted: task %d\n", n)
+		if res.LeftRunning != "" {
+			fmt.Fprintf(os.Stderr, "warning: %s\n", res.LeftRunning)
+		}
 		return nil
 	}
 	fmt.Fprint(os.Stderr, taskUsage)
 	return usageError{fmt.Errorf("unknown task command %q", cmd)}
 }
 
-// readTaskFile reads a submit body or a bare task object from a file or stdin.
+// readTaskFile reads a submit body or a bare task object from a file or stdin, with the decoder
+// the dispatcher uses: the client re-encodes the spec, so a field it dropped (a misspelt
+// partition_mode, say) would vanish without the dispatcher seeing it.
 func readTaskFile(path string) (*api.TaskSpec, error) {
 	if path == "" {
 		return nil, usageError{errors.New("give the task file with -f FILE (- for stdin)")}
@@ -163,35 +179,11 @@ func readTaskFile(path string) (*api.TaskSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read task file: %w", err)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(b, &top); err != nil {
-		return nil, fmt.Errorf("task file %s is not a JSON object: %w", path, err)
+	spec, err := api.DecodeTaskFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("task file %s: %w", path, err)
 	}
-	// Decoded as strictly as the dispatcher does: the client re-encodes the spec, so a field it
-	// dropped (a misspelt partition_mode, say) would vanish without the dispatcher seeing it.
-	strict := func(v any) error {
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.DisallowUnknownFields()
-		if err := d.Decode(v); err != nil {
-			return fmt.Errorf("task file %s: %w", path, err)
-		}
-		return nil
-	}
-	if _, ok := top["task"]; ok {
-		var req api.SubmitRequest
-		if err := strict(&req); err != nil {
-			return nil, err
-		}
-		if req.Task == nil {
-			return nil, fmt.Errorf("task file %s: task is null", path)
-		}
-		return req.Task, nil
-	}
-	var spec api.TaskSpec
-	if err := strict(&spec); err != nil {
-		return nil, err
-	}
-	return &spec, nil
+	return spec, nil
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -5,12 +5,13 @@
 #
 #   nomad var put nomad/jobs/dts-dispatcher \
 #     auth_user=... auth_password=... \
-#     source_user=... source_password=... \
+#     source_user=... source_password=... source_allow=10.0.0.0/8,db1.example.com \
 #     nomad_token=... consul_token=...
 #
 # Values reach the dispatcher base64-encoded (DTS_*_B64), so any character survives the env
 # file. auth_*: the API's Basic auth. source_*: the default replication account, used by tasks that
-# give only the source's host and port. The tokens are needed when ACLs are on: the Nomad token
+# give only the source's host and port; source_allow lists the hosts and networks it may log in
+# to (required with source_user). The tokens are needed when ACLs are on: the Nomad token
 # must be allowed to submit jobs and write variables under nomad/jobs/dts-task-*, the Consul
 # token to write the KV prefix dts/.
 
@@ -90,6 +91,7 @@ job "dts-dispatcher" {
         DTS_AUTH_PASSWORD_B64={{ .auth_password.Value | base64Encode }}
         {{ if .source_user }}DTS_SOURCE_USER_B64={{ .source_user.Value | base64Encode }}{{ end }}
         {{ if .source_password }}DTS_SOURCE_PASSWORD_B64={{ .source_password.Value | base64Encode }}{{ end }}
+        {{ if .source_allow }}DTS_SOURCE_ALLOW={{ .source_allow.Value }}{{ end }}
         {{ if .nomad_token }}NOMAD_TOKEN={{ .nomad_token.Value }}{{ end }}
         {{ if .consul_token }}CONSUL_HTTP_TOKEN={{ .consul_token.Value }}{{ end }}
         {{- end }}

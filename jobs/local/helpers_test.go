@@ -178,3 +178,7 @@ func jobInfoMap(t *testing.T, ctx context.Context, l *Launcher) map[int64]*api.J
 	}
 	return all
 }
+
+// testCreds is the account of tests that do not care about accounts: a worker does not start
+// without one.
+var testCreds = &api.Credentials{Username: "repl"}

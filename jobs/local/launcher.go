@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
 )
 
 // RunFunc runs one task's worker until ctx ends, when it must checkpoint and return, or until
@@ -27,7 +29,7 @@ import (
 type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
 
 // Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
-// it). Credentials returns nil, nil for a task with none.
+// it). Credentials returns nil, nil or an error wrapping store.ErrNotFound for a task with none.
 type Secrets interface {
 	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
@@ -61,6 +63,7 @@ type entry struct {
 	sup     *supervisor // the newest supervisor, nil before the first start
 	stopped bool        // Stop was asked for sup
 	addr    string      // the task's last address, reused when it starts again
+	failure string      // why the last Launch could not start a worker, for Jobs
 }
 
 // New returns a launcher that runs workers with run and keeps credentials in secrets.
@@ -92,7 +95,7 @@ func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error
 		select {
 		case e.lock <- struct{}{}:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("task %d busy: %w", id, ctx.Err())
+			return nil, nil, fmt.Errorf("task %d: another stop, start or delete of its worker is still in progress: %w: %w", id, jobs.ErrConflict, ctx.Err())
 		}
 		l.mu.Lock()
 		current := l.tasks[id] == e
@@ -106,7 +109,9 @@ func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error
 
 // Launch stores creds when given and starts the task's worker, or gives the running
 // supervisor the new task record: the worker follows spec changes itself, and only new
-// credentials restart it. Launch keeps t; callers must not modify it afterwards.
+// credentials restart it. For a task whose Desired is stopped it only stores creds (an alter of
+// a stopped task). A task without stored credentials gets no worker: jobs.ErrNoCredentials.
+// Launch keeps t; callers must not modify it afterwards.
 func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
 	if t == nil || t.ID <= 0 {
 		return errors.New("launch: task has no id")
@@ -120,13 +125,22 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 	}
 	defer release()
 	defer l.forgetUnused(t.ID, e)
+	return l.launchLocked(ctx, e, t, creds)
+}
+
+// launchLocked is Launch with the task's entry locked.
+func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, creds *api.Credentials) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
+	var err error
 	if creds != nil {
 		if err := l.secrets.PutCredentials(ctx, t.ID, *creds); err != nil {
 			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
 		}
+	}
+	if t.Desired == api.DesiredStopped {
+		return nil
 	}
 
 	l.mu.Lock()
@@ -141,20 +155,30 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		select {
 		case <-sup.done:
 		case <-ctx.Done():
-			return fmt.Errorf("launch task %d: previous worker still stopping: %w", t.ID, ctx.Err())
+			return fmt.Errorf("start task %d: its previous worker is still stopping (%s): %w: %w", t.ID, sup.report(), jobs.ErrConflict, ctx.Err())
 		}
 	}
 
 	c := creds
 	if c == nil {
-		if c, err = l.secrets.Credentials(ctx, t.ID); err != nil {
+		c, err = l.secrets.Credentials(ctx, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			c, err = nil, nil
+		}
+		if err != nil {
 			return fmt.Errorf("read credentials of task %d: %w", t.ID, err)
 		}
 	}
 	log := l.log.With("task", t.ID)
 	if c == nil {
-		log.Warn("task has no stored credentials; starting its worker without an account")
-		c = &api.Credentials{}
+		// Only a dts dev killed in the middle of a submit, before task and credentials were
+		// stored together, leaves this; a worker without an account would fail to log in.
+		const msg = "no source credentials are stored for this task (dts dev stopped while it was being submitted); alter the task with source.username and source.password to store them and start it"
+		l.mu.Lock()
+		e.failure = msg
+		l.mu.Unlock()
+		log.Warn("task has no stored credentials; not starting its worker")
+		return fmt.Errorf("%w: alter the task with source.username and source.password to store them and start it", jobs.ErrNoCredentials)
 	}
 	ln, err := listen(prevAddr)
 	if err != nil {
@@ -168,11 +192,35 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		sup.ln.close()
 		return ErrClosed
 	}
-	e.sup, e.stopped, e.addr = sup, false, sup.addr
+	e.sup, e.stopped, e.addr, e.failure = sup, false, sup.addr, ""
 	l.mu.Unlock()
 	go sup.loop()
 	log.Info("worker started", "addr", sup.addr)
 	return nil
+}
+
+// Restart stops the task's running worker (bounded, as Stop) and starts a new one at once on
+// the same address, with the newest task record and the credentials read again from Secrets.
+// A task that is stopped or has no worker is left alone.
+func (l *Launcher) Restart(ctx context.Context, id int64) error {
+	e, release, err := l.acquire(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer release()
+	defer l.forgetUnused(id, e)
+	l.mu.Lock()
+	sup, stopped := e.sup, e.stopped
+	l.mu.Unlock()
+	if sup == nil || stopped {
+		return nil
+	}
+	t := sup.currentTask()
+	if err := l.stopLocked(ctx, id, e); err != nil {
+		return err
+	}
+	l.log.Info("restarting the worker", "task", id)
+	return l.launchLocked(ctx, e, t, nil)
 }
 
 // listen opens the task's socket on loopback, on its previous port when it is still free.
@@ -196,7 +244,8 @@ func (l *Launcher) isClosed() bool {
 }
 
 // Stop cancels the worker's context and waits, up to a minute and within ctx, for it to
-// checkpoint and return. The credentials stay for the next Launch.
+// checkpoint and return; a worker that does not is a *jobs.StopTimeoutError saying what it last
+// reported. The credentials stay for the next Launch.
 func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	e, release, err := l.acquire(ctx, id)
 	if err != nil {
@@ -207,11 +256,12 @@ func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	return l.stopLocked(ctx, id, e)
 }
 
-// forgetUnused drops an entry that acquire made for a task that never started.
+// forgetUnused drops an entry that acquire made for a task that never started, unless it holds
+// the reason why.
 func (l *Launcher) forgetUnused(id int64, e *entry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if e.sup == nil && l.tasks[id] == e {
+	if e.sup == nil && e.failure == "" && l.tasks[id] == e {
 		delete(l.tasks, id)
 	}
 }
@@ -225,37 +275,59 @@ func (l *Launcher) stopLocked(ctx context.Context, id int64, e *entry) error {
 		return nil
 	}
 	sup.stop()
+	start := time.Now()
 	timer := time.NewTimer(l.stopTimeout)
 	defer timer.Stop()
+	var waited time.Duration
 	select {
 	case <-sup.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stop task %d: worker has not returned: %w", id, ctx.Err())
+		waited = time.Since(start).Round(time.Millisecond)
 	case <-timer.C:
-		l.log.Error("worker did not return after stop; still waiting for it", "task", id, "waited", l.stopTimeout)
-		return fmt.Errorf("stop task %d: worker did not return within %s", id, l.stopTimeout)
+		waited = l.stopTimeout
 	}
+	err := &jobs.StopTimeoutError{TaskID: id, Waited: waited, LastReport: sup.report()}
+	l.log.Error("worker did not stop; it goes on running until it returns", "task", id, "waited", err.Waited, "last_report", err.LastReport)
+	return err
 }
 
-// Remove stops the worker and deletes the task's credentials. If the worker does not return
-// in time, nothing is deleted and Remove can be called again.
+// Remove stops the worker and deletes the task's credentials. A worker that does not stop in
+// time is a *jobs.StopTimeoutError; the credentials are deleted all the same, since the task is
+// going away, and the launcher forgets the task once the worker returns.
 func (l *Launcher) Remove(ctx context.Context, id int64) error {
 	e, release, err := l.acquire(ctx, id)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := l.stopLocked(ctx, id, e); err != nil {
-		return err
+	stopErr := l.stopLocked(ctx, id, e)
+	var stuck *jobs.StopTimeoutError
+	if stopErr != nil && !errors.As(stopErr, &stuck) {
+		return stopErr
 	}
-	if err := l.secrets.DeleteCredentials(ctx, id); err != nil {
-		return fmt.Errorf("delete credentials of task %d: %w", id, err)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := l.secrets.DeleteCredentials(dctx, id); err != nil {
+		return errors.Join(stopErr, fmt.Errorf("delete credentials of task %d: %w", id, err))
 	}
 	l.mu.Lock()
-	delete(l.tasks, id)
+	sup := e.sup
+	if stuck == nil || sup == nil {
+		delete(l.tasks, id)
+	}
 	l.mu.Unlock()
-	return nil
+	if stuck != nil && sup != nil {
+		go func() {
+			<-sup.done
+			l.mu.Lock()
+			if l.tasks[id] == e && e.sup == sup {
+				delete(l.tasks, id)
+			}
+			l.mu.Unlock()
+		}()
+	}
+	return stopErr
 }
 
 // JobID names a task's supervisor in JobInfo, "local-<id>".
@@ -269,6 +341,9 @@ func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
 	out := make(map[int64]*api.JobInfo, len(l.tasks))
 	for id, e := range l.tasks {
 		if e.sup == nil {
+			if e.failure != "" {
+				out[id] = &api.JobInfo{ID: JobID(id), Status: StatusFailed, Message: e.failure}
+			}
 			continue
 		}
 		phase, addr, lastErr := e.sup.state()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,9 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/store/bolt"
 )
 
 func TestStopWaitsForWorker(t *testing.T) {
@@ -70,12 +75,12 @@ func TestStopTimeout(t *testing.T) {
 		return nil
 	})
 	l.stopTimeout = 50 * time.Millisecond
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, runs, "first run")
 	err := l.Stop(ctx, 1)
-	if err == nil || !strings.Contains(err.Error(), "did not return") {
+	if err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Fatalf("stop of a stuck worker: %v", err)
 	}
 	if info := jobInfo(t, ctx, l, 1); info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
@@ -132,7 +137,7 @@ func TestSameAddressAcrossRestarts(t *testing.T) {
 		}
 		return fmt.Errorf("run %d failed after a request", i)
 	})
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	addr, err := l.WaitAddr(ctx, 1)
@@ -162,7 +167,7 @@ func TestSameAddressAcrossRestarts(t *testing.T) {
 	if err := l.Stop(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := l.WaitAddr(ctx, 1); a != addr {
@@ -222,7 +227,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		return ctx.Err()
 	})
 	for id := int64(1); id <= 5; id++ {
-		if err := l.Launch(ctx, task(id), nil); err != nil {
+		if err := l.Launch(ctx, task(id), testCreds); err != nil {
 			t.Fatal(err)
 		}
 		recv(t, ctx, started, "a worker")
@@ -254,7 +259,7 @@ func TestCloseBoundedByContext(t *testing.T) {
 		return nil
 	}, newMemSecrets(), nil)
 	ctx := testCtx(t)
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, started, "start")
@@ -306,4 +311,165 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestLaunchWithoutCredentials: a task whose credentials were never stored (dts dev killed in
+// the middle of a submit, before this was one transaction) gets no worker without an account;
+// Launch says so with jobs.ErrNoCredentials, Jobs advises the alter that repairs it, and a
+// Launch with credentials (the alter) stores them and starts the worker. The real embedded
+// store is the Secrets here: it reports missing credentials as store.ErrNotFound.
+func TestLaunchWithoutCredentials(t *testing.T) {
+	ctx := testCtx(t)
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	started := make(chan api.Credentials, 2)
+	checkNoLeak(t)
+	l := New(func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
+		started <- c
+		<-ctx.Done()
+		return nil
+	}, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		l.Close(cctx)
+	})
+	tk := task(0)
+	id, err := db.Create(ctx, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Launch(ctx, tk, nil)
+	if !errors.Is(err, jobs.ErrNoCredentials) || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("launch without credentials: %v, want jobs.ErrNoCredentials (and not a not-found)", err)
+	}
+	info := jobInfo(t, ctx, l, id)
+	if info == nil || info.Status == StatusRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
+		t.Fatalf("job info %+v, want it to advise the alter", info)
+	}
+	select {
+	case <-started:
+		t.Fatal("a worker started without an account")
+	default:
+	}
+	// The alter of a stopped task stores the account without starting it.
+	stopped := *tk
+	stopped.Desired = api.DesiredStopped
+	creds := api.Credentials{Username: "repl", Password: "pw"}
+	if err := l.Launch(ctx, &stopped, &creds); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := db.Credentials(ctx, id); err != nil || *c != creds {
+		t.Fatalf("credentials after the alter of a stopped task: %+v, %v", c, err)
+	}
+	select {
+	case <-started:
+		t.Fatal("the alter of a stopped task started it")
+	default:
+	}
+	// Started, it runs with them.
+	if err := l.Launch(ctx, tk, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := recv(t, ctx, started, "the worker"); got != creds {
+		t.Errorf("worker started with %+v", got)
+	}
+	if info := waitStatus(t, ctx, l, id, StatusRunning); info.Message != "" {
+		t.Errorf("job info after the repair %+v", *info)
+	}
+}
+
+// TestHungWorker: a worker that ignores its context (stuck in a MySQL handshake without a
+// deadline) bounds Stop and Remove, which say which task's worker did not stop and what it last
+// reported, as a jobs.StopTimeoutError (the dispatcher's -503); an operation waiting behind them
+// is a conflict (-409), not a bare error. Remove still forgets the task's credentials, and the
+// launcher forgets the task once its worker finally returns.
+func TestHungWorker(t *testing.T) {
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	runs := make(chan int, 3)
+	var n atomic.Int32
+	l, secrets := newTestLauncher(t, func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
+		i := int(n.Add(1))
+		runs <- i
+		if i == 1 {
+			return errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+		}
+		<-release // the handshake that never ends, whatever ctx says
+		return errors.New("handshake: i/o timeout")
+	})
+	l.stopTimeout = 50 * time.Millisecond
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ctx, runs, "first run")
+	recv(t, ctx, runs, "second run")
+
+	err := l.Stop(ctx, 1)
+	var stuck *jobs.StopTimeoutError
+	if !errors.As(err, &stuck) || !errors.Is(err, jobs.ErrUnavailable) {
+		t.Fatalf("stop of a hung worker: %v, want a jobs.StopTimeoutError that is ErrUnavailable", err)
+	}
+	for _, want := range []string{"the worker of task 1 did not stop within 50ms", "connection refused"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("stop error %q does not say %q", err, want)
+		}
+	}
+	if stuck.TaskID != 1 {
+		t.Errorf("StopTimeoutError %+v", *stuck)
+	}
+
+	// Another operation on the task while Remove waits for the worker: a conflict.
+	l.stopTimeout = 2 * time.Second
+	removed := make(chan error, 1)
+	go func() { removed <- l.Remove(ctx, 1) }()
+	waitBusy(t, ctx, l, 1)
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := l.Launch(short, task(1), nil); !errors.Is(err, jobs.ErrConflict) {
+		t.Errorf("launch while a remove waits: %v, want jobs.ErrConflict", err)
+	}
+	err = recv(t, ctx, removed, "remove")
+	if !errors.As(err, &stuck) || !strings.Contains(err.Error(), "the worker of task 1 did not stop within 2s") {
+		t.Fatalf("remove of a hung worker: %v, want a jobs.StopTimeoutError", err)
+	}
+	if c, _ := secrets.Credentials(ctx, 1); c != nil {
+		t.Error("remove kept the credentials of a task whose worker hung")
+	}
+	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+		t.Errorf("the hung worker is not reported: %+v", info)
+	}
+
+	close(release)
+	for {
+		if _, ok := jobInfoMap(t, ctx, l)[1]; !ok {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the removed task stays in Jobs after its worker returned")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// waitBusy waits until an operation holds task id's lock.
+func waitBusy(t *testing.T, ctx context.Context, l *Launcher, id int64) {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		e := l.tasks[id]
+		l.mu.Unlock()
+		if e != nil && len(e.lock) == 1 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no operation took the task's lock")
+		case <-time.After(time.Millisecond):
+		}
+	}
 }

@@ -68,7 +68,7 @@ func TestBackoffResetsAfterLongRun(t *testing.T) {
 	})
 	l.policy = restartPolicy{min: 20 * time.Millisecond, max: time.Minute, reset: 50 * time.Millisecond}
 	rec := recordBackoffs(t, l)
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	for range 6 {
@@ -86,7 +86,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 		return errors.New("source unreachable")
 	})
 	l.policy = restartPolicy{min: time.Hour, max: time.Hour, reset: time.Hour}
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	info := waitStatus(t, ctx, l, 1, StatusRestarting)
@@ -208,11 +208,65 @@ func TestPanickingWorkerIsRestarted(t *testing.T) {
 		<-ctx.Done()
 		return nil
 	})
-	if err := l.Launch(ctx, task(1), nil); err != nil {
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	recv(t, ctx, second, "run after the panic")
 	if info := waitStatus(t, ctx, l, 1, StatusRunning); !strings.Contains(info.Message, "worker panicked") {
 		t.Errorf("message %q", info.Message)
+	}
+}
+
+// TestRestartWorker: Restart stops the task's worker and starts it again at once, with its
+// credentials read again (a Failed worker waits for a spec change; start makes it try again),
+// on the same address. A task without a running worker has nothing to restart.
+func TestRestartWorker(t *testing.T) {
+	ctx := testCtx(t)
+	type run struct {
+		creds api.Credentials
+		addr  string
+	}
+	runs := make(chan run, 4)
+	var stops atomic.Int32
+	l, secrets := newTestLauncher(t, func(ctx context.Context, _ *api.Task, c api.Credentials, ln net.Listener) error {
+		runs <- run{c, ln.Addr().String()}
+		<-ctx.Done() // a Failed worker waiting for a fix
+		stops.Add(1)
+		return nil
+	})
+	if err := l.Restart(ctx, 1); err != nil {
+		t.Fatalf("restart of an unknown task: %v", err)
+	}
+	if err := l.Launch(ctx, task(1), testCreds); err != nil {
+		t.Fatal(err)
+	}
+	first := recv(t, ctx, runs, "first run")
+	// The account changed in the store behind the launcher's back (dts dev restarted, say).
+	rotated := api.Credentials{Username: "repl", Password: "rotated"}
+	if err := secrets.PutCredentials(ctx, 1, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Restart(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if stops.Load() != 1 {
+		t.Errorf("Restart returned before the old worker stopped (%d stops)", stops.Load())
+	}
+	second := recv(t, ctx, runs, "second run")
+	if second.creds != rotated || second.addr != first.addr {
+		t.Errorf("restarted with %+v on %s, want %+v on %s", second.creds, second.addr, rotated, first.addr)
+	}
+	waitStatus(t, ctx, l, 1, StatusRunning)
+	// A stopped task is not restarted.
+	if err := l.Stop(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Restart(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-runs:
+		t.Errorf("a stopped task was restarted: %+v", r)
+	default:
 	}
 }

@@ -25,6 +25,8 @@ const (
 	StatusRunning    = "running"
 	StatusRestarting = "restarting"
 	StatusStopped    = "stopped"
+	// StatusFailed: no worker could be started (the message says why).
+	StatusFailed = "failed"
 )
 
 // supervisor runs one task's worker until stopped, restarting it when it fails and when its
@@ -91,6 +93,13 @@ func (s *supervisor) update(t *api.Task, creds *api.Credentials) {
 	}
 }
 
+// currentTask is the newest task record the supervisor was given.
+func (s *supervisor) currentTask() *api.Task {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.task
+}
+
 // stop asks the worker to checkpoint and return; done is closed once it has.
 func (s *supervisor) stop() { s.cancel() }
 
@@ -107,6 +116,15 @@ func (s *supervisor) state() (phase, addr, lastErr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return phase, s.addr, s.lastErr
+}
+
+// report says what the supervisor last knew of its worker, for errors about it.
+func (s *supervisor) report() string {
+	phase, _, lastErr := s.state()
+	if lastErr == "" {
+		return phase + ", no error"
+	}
+	return phase + ", last error: " + lastErr
 }
 
 // loop runs the worker until stop, then closes the task's socket.

@@ -13,13 +13,14 @@ import (
 // wrap adds what was being done to err. Failures to reach Nomad, timeouts and server-side
 // errors also wrap jobs.ErrUnavailable so the dispatcher answers -503, as do 429 (too many
 // connections from one address) and 408; a request Nomad otherwise refused (4xx) is a bug or a
-// misconfiguration and does not.
+// misconfiguration (a token without a permission) and wraps jobs.ErrRefused, whose reason the
+// dispatcher shows.
 func wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if code, ok := statusCode(err); ok && code < http.StatusInternalServerError && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout {
-		return fmt.Errorf("%s: %w", op, err)
+		return fmt.Errorf("%s: %w: %w", op, jobs.ErrRefused, err)
 	}
 	return fmt.Errorf("%s: %w: %w", op, jobs.ErrUnavailable, err)
 }

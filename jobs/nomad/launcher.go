@@ -38,13 +38,23 @@ func (l *Launcher) write(ctx context.Context) *nomadapi.WriteOptions {
 
 // Launch writes the task's Variable when creds is given, then registers its job unless Nomad
 // already has the same one. A changed Variable re-renders the task's secrets and restarts the
-// worker in place (the template's change_mode); an unchanged job keeps its allocation.
+// worker in place (the template's change_mode); an unchanged job keeps its allocation. For a
+// task whose Desired is stopped it only writes the Variable (an alter of a stopped task). A task
+// without a Variable gets no job, whose worker would wait for it forever: jobs.ErrNoCredentials.
 func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
 	if t == nil || t.ID <= 0 {
 		return fmt.Errorf("launch: task has no id")
 	}
 	if creds != nil {
 		if err := l.putVariable(ctx, t.ID, *creds); err != nil {
+			return err
+		}
+	}
+	if t.Desired == api.DesiredStopped {
+		return nil
+	}
+	if creds == nil {
+		if err := l.hasVariable(ctx, t.ID); err != nil {
 			return err
 		}
 	}
@@ -90,6 +100,23 @@ func (l *Launcher) putVariable(ctx context.Context, id int64, creds api.Credenti
 	return nil
 }
 
+// hasVariable checks that the task's Variable exists, listing metadata only (the secret stays
+// in Nomad). A dispatcher that stopped between storing a task and writing its Variable leaves a
+// task without one; only an alter with the account can repair that.
+func (l *Launcher) hasVariable(ctx context.Context, id int64) error {
+	path := VariablePath(id)
+	metas, _, err := l.cfg.Client.Variables().PrefixList(path, l.query(ctx))
+	if err != nil {
+		return wrap(fmt.Sprintf("look up variable of task %d", id), err)
+	}
+	for _, m := range metas {
+		if m.Path == path {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w (Nomad Variable %s does not exist): alter the task with source.username and source.password to store them and start it", jobs.ErrNoCredentials, path)
+}
+
 // Stop deregisters the job without purging it: Nomad sends the worker SIGTERM, it checkpoints
 // and exits, and the stopped job keeps showing in Jobs until Launch registers it again. It
 // returns once Nomad has accepted the stop, without waiting for the worker to exit.
@@ -97,6 +124,30 @@ func (l *Launcher) Stop(ctx context.Context, id int64) error {
 	jobID := jobs.JobID(id)
 	if _, _, err := l.cfg.Client.Jobs().Deregister(jobID, false, l.write(ctx)); err != nil && !isNotFound(err) {
 		return wrap(fmt.Sprintf("stop job %s", jobID), err)
+	}
+	return nil
+}
+
+// Restart restarts the worker of the job's running allocation in place, through Nomad (the
+// client restarts the task, which renders its template and reads its spec again). A job without
+// a running allocation has nothing to restart.
+func (l *Launcher) Restart(ctx context.Context, id int64) error {
+	jobID := jobs.JobID(id)
+	allocs, _, err := l.cfg.Client.Jobs().Allocations(jobID, false, l.query(ctx))
+	if err != nil {
+		if isNotFound(err) {
+			return nil
+		}
+		return wrap(fmt.Sprintf("list allocations of job %s", jobID), err)
+	}
+	for _, a := range allocs {
+		if a.ClientStatus != nomadapi.AllocClientStatusRunning || a.DesiredStatus != nomadapi.AllocDesiredStatusRun {
+			continue
+		}
+		if err := l.cfg.Client.Allocations().Restart(&nomadapi.Allocation{ID: a.ID}, taskName, l.query(ctx)); err != nil {
+			return wrap(fmt.Sprintf("restart allocation %s of job %s", a.ID, jobID), err)
+		}
+		l.cfg.Logger.Info("restarted the worker", "task", id, "job", jobID, "alloc", a.ID)
 	}
 	return nil
 }

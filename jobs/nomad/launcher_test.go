@@ -139,6 +139,14 @@ func TestNomadLauncher(t *testing.T) {
 		testCredentialsLater(t, l, 5)
 	})
 
+	t.Run("restart", func(t *testing.T) {
+		l, err := New(testConfig(agent.Client, writeScript(t, dir, "dts-6", fmt.Sprintf(fakeWorker, dir))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testRestart(t, l, agent, dir, 6)
+	})
+
 	t.Run("driver failure", func(t *testing.T) {
 		l, err := New(testConfig(agent.Client, filepath.Join(dir, "no-such-dts")))
 		if err != nil {
@@ -328,24 +336,61 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	}
 }
 
-// testCredentialsLater launches a task before its Variable exists: the worker waits, Jobs says
-// for what, and the Variable written by a later Launch starts it.
+// testCredentialsLater starts a task that has no Variable (a dispatcher stopped between storing
+// the task and writing it): no job is registered, whose worker would wait for the Variable
+// forever; Launch says jobs.ErrNoCredentials, which the dispatcher turns into advice to alter
+// the task. The alter of the stopped task writes the Variable without starting it, and the
+// start then runs it.
 func testCredentialsLater(t *testing.T, l *Launcher, id int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	err := l.Launch(ctx, testTask(id), nil)
+	if !errors.Is(err, jobs.ErrNoCredentials) || !strings.Contains(err.Error(), "alter the task") {
+		t.Fatalf("launch without a variable: %v, want jobs.ErrNoCredentials", err)
+	}
+	if info, err := l.Job(ctx, id); err != nil || info != nil {
+		t.Fatalf("a job was registered for a task without credentials: %+v, %v", info, err)
+	}
+	stopped := testTask(id)
+	stopped.Desired = api.DesiredStopped
+	if err := l.Launch(ctx, stopped, &api.Credentials{Username: "u", Password: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := l.Job(ctx, id); err != nil || info != nil {
+		t.Fatalf("the alter of a stopped task registered its job: %+v, %v", info, err)
+	}
 	if err := l.Launch(ctx, testTask(id), nil); err != nil {
 		t.Fatal(err)
 	}
-	// Nomad reports the missing Variable a few seconds after the task starts waiting for it.
-	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && strings.Contains(j.Message, "Missing") })
-	t.Logf("job info: %+v", *info)
-	if info.Status != StatusPending || !strings.Contains(info.Message, VariablePath(id)) {
-		t.Errorf("job waiting for its variable reported %+v", *info)
+	waitAddr(t, ctx, l, id)
+	if err := l.Remove(ctx, id); err != nil {
+		t.Fatal(err)
 	}
-	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "late"}); err != nil {
+}
+
+// testRestart: Restart restarts the worker of a running job in place (same allocation), so it
+// starts again and reads its spec and secrets anew; a task without a job has nothing to restart.
+func testRestart(t *testing.T, l *Launcher, agent *testenv.Nomad, dir string, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := l.Restart(ctx, id); err != nil {
+		t.Fatalf("restart of a task without a job: %v", err)
+	}
+	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "p"}); err != nil {
 		t.Fatal(err)
 	}
 	waitAddr(t, ctx, l, id)
+	taskDir := filepath.Join(dir, "task-"+strconv.FormatInt(id, 10))
+	readEnvAfter(t, ctx, filepath.Join(taskDir, "starts"), 1, filepath.Join(taskDir, "env"))
+	before := runningAlloc(t, agent.Client, jobs.JobID(id))
+	if err := l.Restart(ctx, id); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	readEnvAfter(t, ctx, filepath.Join(taskDir, "starts"), 2, filepath.Join(taskDir, "env"))
+	waitAddr(t, ctx, l, id)
+	if after := runningAlloc(t, agent.Client, jobs.JobID(id)); after.ID != before.ID {
+		t.Errorf("restart replaced allocation %s with %s; want the worker restarted in place", before.ID, after.ID)
+	}
 	if err := l.Remove(ctx, id); err != nil {
 		t.Fatal(err)
 	}

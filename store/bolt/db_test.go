@@ -264,3 +264,46 @@ func TestClose(t *testing.T) {
 		t.Fatalf("close twice: %v", err)
 	}
 }
+
+// TestCreateWithCredentials: dts dev stores a submitted task and its credentials in one
+// transaction, so no crash can leave a task its worker cannot log in for.
+func TestCreateWithCredentials(t *testing.T) {
+	ctx := t.Context()
+	d, path := open(t)
+	creds := api.Credentials{Username: "repl", Password: "secret"}
+	task := storetest.NewTask("t")
+	id, err := d.CreateWithCredentials(ctx, task, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if task.ID != id || id != 1 {
+		t.Fatalf("id %d, task.ID %d", id, task.ID)
+	}
+	got, err := d.Credentials(ctx, id)
+	if err != nil || *got != creds {
+		t.Fatalf("credentials %+v, %v", got, err)
+	}
+	if tk, err := d.Get(ctx, id); err != nil || tk.Spec.Kafka.Topic != "t" {
+		t.Fatalf("task %+v, %v", tk, err)
+	}
+	// Both are there after a restart, and ids go on.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if got, err := d2.Credentials(ctx, id); err != nil || *got != creds {
+		t.Fatalf("credentials after reopen %+v, %v", got, err)
+	}
+	if next, err := d2.CreateWithCredentials(ctx, storetest.NewTask("u"), creds); err != nil || next != 2 {
+		t.Fatalf("next create: %d, %v", next, err)
+	}
+	// A closed store stores neither.
+	d2.Close()
+	if _, err := d2.CreateWithCredentials(ctx, storetest.NewTask("v"), creds); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("create on a closed store: %v", err)
+	}
+}

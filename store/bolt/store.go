@@ -16,11 +16,29 @@ import (
 // Create allocates the next id and stores t under it, in one bbolt transaction: bbolt runs one
 // writer at a time, so concurrent creates never share an id. It sets t.ID.
 func (d *DB) Create(ctx context.Context, t *api.Task) (int64, error) {
+	return d.create(ctx, t, nil)
+}
+
+// CreateWithCredentials is Create that also stores the task's source account (PutCredentials),
+// in the same transaction: in dts dev the local launcher reads credentials from this file, and a
+// process killed between two writes would leave a task whose worker cannot log in.
+func (d *DB) CreateWithCredentials(ctx context.Context, t *api.Task, c api.Credentials) (int64, error) {
+	return d.create(ctx, t, &c)
+}
+
+func (d *DB) create(ctx context.Context, t *api.Task, creds *api.Credentials) (int64, error) {
 	if t == nil {
 		return 0, errors.New("create task: nil task")
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("create task: %w", err)
+	}
+	var cb []byte
+	if creds != nil {
+		var err error
+		if cb, err = json.Marshal(creds); err != nil {
+			return 0, fmt.Errorf("create task: encode credentials: %w", err)
+		}
 	}
 	var id int64
 	err := d.update(func(tx *bbolt.Tx) error {
@@ -41,6 +59,11 @@ func (d *DB) Create(ctx context.Context, t *api.Task) (int64, error) {
 		}
 		if err := tx.Bucket(bucketTasks).Put(key(id), b); err != nil {
 			return err
+		}
+		if cb != nil {
+			if err := tx.Bucket(bucketCredentials).Put(key(id), cb); err != nil {
+				return err
+			}
 		}
 		return meta.Put(keyNextID, key(id))
 	})

@@ -38,22 +38,16 @@ func New(id int64, specPath, stateDir string) *Control {
 	return &Control{id: id, specPath: specPath, dir: stateDir, poll: 2 * time.Second}
 }
 
-// ReadSpec reads a spec file: a submit body ({"task":{...}}) or the bare task object.
+// ReadSpec reads a spec file: a submit body ({"task":{...}}) or the bare task object, decoded
+// as strictly as the dispatcher decodes a submit (api.DecodeTaskFile).
 func ReadSpec(path string) (*api.TaskSpec, []byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read task file: %w", err)
 	}
-	var req api.SubmitRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		return nil, nil, fmt.Errorf("task file %s is not JSON: %w", path, err)
-	}
-	spec := req.Task
-	if spec == nil {
-		spec = new(api.TaskSpec)
-		if err := json.Unmarshal(b, spec); err != nil {
-			return nil, nil, fmt.Errorf("task file %s: %w", path, err)
-		}
+	spec, err := api.DecodeTaskFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, fmt.Errorf("task file %s: %w", path, err)
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("task file %s: %w", path, err)

@@ -25,7 +25,11 @@ func TestReadSpec(t *testing.T) {
 	}{
 		{"submit body", body, ""},
 		{"bare task", `{"source":{"host":"127.0.0.1","port":3306},"kafka":{"addr":"127.0.0.1:9092","topic":"t"},"filters":[{"dbname":"d"}]}`, ""},
-		{"not json", `task:`, "is not JSON"},
+		{"not json", `task:`, "body: is not valid JSON"},
+		{"unknown field with its path", strings.Replace(body, `"port":3306`, `"port":3306,"ssl":true`, 1), "task.source.ssl: unknown field"},
+		{"duplicate key", strings.Replace(body, `"topic":"t"`, `"topic":"t","topic":"u"`, 1), "task.kafka.topic: duplicate key"},
+		{"case-folded key", strings.Replace(body, `"kafka"`, `"Kafka"`, 1), `task.Kafka: unknown field (did you mean "kafka"?)`},
+		{"bare task with a duplicate key", `{"source":{"host":"127.0.0.1","port":3306,"port":3307},"kafka":{"addr":"127.0.0.1:9092","topic":"t"},"filters":[{"dbname":"d"}]}`, "task.source.port: duplicate key"},
 		{"invalid spec", `{"task":{"source":{"host":"h","port":0},"kafka":{"addr":"127.0.0.1:9092","topic":"t"},"filters":[{"dbname":"d"}]}}`, "task.source.port"},
 	}
 	for _, tt := range tests {

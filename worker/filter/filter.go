@@ -86,6 +86,9 @@ func Compile(filters []api.Filter) (*Set, error) {
 			if err != nil {
 				return nil, api.FieldError(field+".filter", "%v", err)
 			}
+			if !isCondition(e) {
+				return nil, api.FieldError(field+".filter", "must be a condition (a comparison, IN, LIKE, REGEXP, IS, BETWEEN, or such joined with AND, OR, NOT), not a value such as %q: the truth of a value would decide silently which rows are kept", c.text)
+			}
 			c.expr = e
 		}
 		s.filters = append(s.filters, c)
@@ -257,4 +260,31 @@ func (s *Set) bind(t *change.Table) *binding {
 	}
 	s.tables[t] = b
 	return b
+}
+
+// isCondition reports whether e is a condition: an operator whose result is true, false or
+// NULL by its meaning. A string, a number, a column or arithmetic at the top is a value whose
+// truth (a string is false unless it starts with a non-zero number) is rarely what was meant.
+// COALESCE and IFNULL are conditions when they choose among conditions, with constants as
+// fallbacks (IFNULL(status > 1, FALSE)).
+func isCondition(e *expr) bool {
+	switch e.op {
+	case eAnd, eOr, eXor, eNot, eCmp, eNullEq, eIn, eBetween, eIsNull, eIsTruth, eLike, eRegexp:
+		return true
+	case eFunc:
+		if e.fn != fnCoalesce && e.fn != fnIfNull {
+			return false
+		}
+		any := false
+		for _, a := range e.args {
+			switch {
+			case isCondition(a):
+				any = true
+			case a.hasCol:
+				return false
+			}
+		}
+		return any
+	}
+	return false
 }

@@ -191,9 +191,9 @@ func TestExpressions(t *testing.T) {
 		{"flags = 0x05", true},
 		{"flags > 4", true},
 		{"yr = 2021", true},
-		// literals
-		{"TRUE", true},
-		{"FALSE", false},
+		// literals (a filter must be a condition, so their truth is tested through IS)
+		{"TRUE IS TRUE", true},
+		{"FALSE IS TRUE", false},
 		{"true = 1", true},
 		{"x'41' = 'A'", true},
 		{"0x41 = 65", true},
@@ -202,12 +202,12 @@ func TestExpressions(t *testing.T) {
 		{"1e3 = 1000", true},
 		{".5 = 0.5", true},
 		{"'it''s' = \"it's\"", true},
-		{"1", true},
-		{"0", false},
-		{"'1'", true},
-		{"'a'", false},
-		{"0.0", false},
-		{"0.01", true},
+		{"1 IS TRUE", true},
+		{"0 IS TRUE", false},
+		{"'1' IS TRUE", true},
+		{"'a' IS TRUE", false},
+		{"0.0 IS TRUE", false},
+		{"0.01 IS TRUE", true},
 		// logic
 		{"status = 1 AND type IN (2,3)", true},
 		{"status = 1 AND type IN (3,4)", false},
@@ -364,7 +364,7 @@ func TestNullSemantics(t *testing.T) {
 		{"(NULL XOR TRUE) IS NULL", true},
 		{"NOT NULL", false},
 		{"(NOT NULL) IS NULL", true},
-		{"n", false},
+		{"n OR FALSE", false},
 		{"NOT n", false},
 		{"n IS TRUE", false},
 		{"n IS FALSE", false},
@@ -806,6 +806,62 @@ func TestCommonPathsDoNotAllocate(t *testing.T) {
 		}
 		if n := testing.AllocsPerRun(100, func() { _, _ = s.Keep(ev) }); n != 0 {
 			t.Errorf("%s: %v allocations per row", expr, n)
+		}
+	}
+}
+
+// TestCompileRefusesValues: a filter must be a condition. A value at the top ('abc', 1+1, a bare
+// column) is not one: MySQL would take its truth value (mostly false for strings), which drops
+// rows without anyone having asked for that.
+func TestCompileRefusesValues(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		ok   bool
+	}{
+		{"'abc'", false},
+		{"1+1", false},
+		{"status", false},
+		{"`status`", false},
+		{"(status)", false},
+		{"-amount", false},
+		{"1", false},
+		{"TRUE", false},
+		{"NULL", false},
+		{"LOWER(name)", false},
+		{"CONCAT(name, 'x')", false},
+		{"COALESCE(status, 0)", false},
+		{"IFNULL(name, 'x')", false},
+		{"status + 1 * 2", false},
+
+		{"status = 1", true},
+		{"(status = 1)", true},
+		{"status <=> NULL", true},
+		{"status IN (1, 2)", true},
+		{"status NOT IN (1, 2)", true},
+		{"name LIKE 'a%'", true},
+		{"name NOT LIKE 'a%'", true},
+		{"name REGEXP '^a'", true},
+		{"status IS NULL", true},
+		{"status IS NOT TRUE", true},
+		{"status BETWEEN 1 AND 2", true},
+		{"status = 1 AND type = 2", true},
+		{"status = 1 OR name", true},
+		{"status = 1 XOR type = 2", true},
+		{"NOT status = 1", true},
+		{"NOT status", true},
+		{"!(status = 1)", true},
+		{"COALESCE(status = 1, type = 2)", true},
+		{"IFNULL(status > 1, FALSE)", true},
+		{"COALESCE(NULL, status = 1)", true},
+	} {
+		_, err := Compile([]api.Filter{{DBName: "shop", Filter: tc.expr}})
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("Compile(%q): %v", tc.expr, err)
+		case !tc.ok && err == nil:
+			t.Errorf("Compile(%q) accepted a value as a filter", tc.expr)
+		case !tc.ok && !strings.HasPrefix(err.Error(), "task.filters[0].filter: must be a condition"):
+			t.Errorf("Compile(%q): %q, want it to say the filter must be a condition", tc.expr, err)
 		}
 	}
 }
