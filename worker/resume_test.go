@@ -252,7 +252,7 @@ func TestSecondWorkerWaits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := worker.New(worker.Config{TaskID: id, Control: st.Control(id, consul.ControlOptions{Name: name}), Credentials: creds,
+		w := worker.New(worker.Config{TaskID: id, Record: st.TaskRecord(id, consul.RecordOptions{Name: name}), Credentials: creds,
 			Listener: ln, Name: name, StatusInterval: 100 * time.Millisecond})
 		wctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})

@@ -142,7 +142,7 @@ func (r *report) view() api.Status {
 // the lock, so a worker that lost its lock can never move the position.
 type statusWriter struct {
 	report  *report
-	record  Control
+	record  TaskRecord
 	metrics *metrics
 }
 

@@ -23,8 +23,8 @@ import (
 type Config struct {
 	// TaskID is the task the worker runs.
 	TaskID int64
-	// Control links the worker to the task's record (spec, status, lock).
-	Control Control
+	// Record is the worker's hold on its task's stored record: spec, status and lock.
+	Record TaskRecord
 	// Credentials, when set, override the spec's source username and password: they arrive
 	// through Nomad Variables or the local launcher, never through the stored spec.
 	Credentials *api.Credentials
@@ -111,7 +111,7 @@ func New(cfg Config) *Worker {
 		report:  newReport(cfg.ServiceAddr, cfg.Name),
 		stopCtx: context.Background(),
 	}
-	w.status = statusWriter{report: w.report, record: cfg.Control, metrics: w.metrics}
+	w.status = statusWriter{report: w.report, record: cfg.Record, metrics: w.metrics}
 	return w
 }
 
@@ -141,7 +141,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	w.log.Info("waiting for the task lock", "worker", w.cfg.Name)
-	lost, err := w.cfg.Control.Lock(ctx)
+	lost, err := w.cfg.Record.Lock(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -150,7 +150,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("holding the task lock")
 	defer func() {
-		if err := w.cfg.Control.Unlock(w.stopCtx); err != nil {
+		if err := w.cfg.Record.Unlock(w.stopCtx); err != nil {
 			w.log.Warn("release task lock", "err", err)
 		}
 	}()
@@ -177,10 +177,10 @@ func (w *Worker) loop(ctx context.Context) error {
 	first := true
 	limit := newRateLimit(nil)
 	for {
-		task, err := w.cfg.Control.Task(ctx)
+		task, err := w.cfg.Record.Task(ctx)
 		var prev *api.Status
 		if err == nil {
-			prev, err = w.cfg.Control.Status(ctx)
+			prev, err = w.cfg.Record.Status(ctx)
 		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
@@ -272,7 +272,7 @@ func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (cha
 	edited := make(chan struct{})
 	if task != nil {
 		go func() {
-			if _, err := w.cfg.Control.WatchTask(wctx, task.Version); err == nil {
+			if _, err := w.cfg.Record.WatchTask(wctx, task.Version); err == nil {
 				close(edited)
 			}
 		}()
@@ -298,7 +298,7 @@ func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (cha
 func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit, stop context.CancelCauseFunc) {
 	cur := task
 	for {
-		t, err := w.cfg.Control.WatchTask(ctx, cur.Version)
+		t, err := w.cfg.Record.WatchTask(ctx, cur.Version)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -328,7 +328,7 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit
 // waitForFix waits for a new spec version after a failure an operator must fix.
 func (w *Worker) waitForFix(ctx context.Context, version int64) error {
 	for {
-		t, err := w.cfg.Control.WatchTask(ctx, version)
+		t, err := w.cfg.Record.WatchTask(ctx, version)
 		if err == nil {
 			w.log.Info("task spec changed: trying again", "version", t.Version)
 			return nil

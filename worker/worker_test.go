@@ -16,8 +16,8 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/internal/testenv"
-	"github.com/dtsrepl/dts/store/file"
 	"github.com/dtsrepl/dts/worker"
+	"github.com/dtsrepl/dts/worker/taskfile"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -80,7 +80,7 @@ func (h *harness) start() {
 	h.done = make(chan error, 1)
 	cfg := worker.Config{
 		TaskID:         1,
-		Control:        file.New(1, filepath.Join(h.dir, "task.json"), filepath.Join(h.dir, "state")),
+		Record:         taskfile.New(1, filepath.Join(h.dir, "task.json"), filepath.Join(h.dir, "state")),
 		Listener:       ln,
 		Name:           h.t.Name(),
 		StatusInterval: 100 * time.Millisecond,
@@ -113,7 +113,7 @@ func (h *harness) stop() {
 
 func (h *harness) status() *api.Status {
 	h.t.Helper()
-	st, err := file.New(1, filepath.Join(h.dir, "task.json"), filepath.Join(h.dir, "state")).Status(context.Background())
+	st, err := taskfile.New(1, filepath.Join(h.dir, "task.json"), filepath.Join(h.dir, "state")).Status(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
 	}

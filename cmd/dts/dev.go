@@ -51,7 +51,7 @@ func runDev(ctx context.Context, args []string) error {
 		c := creds
 		w := worker.New(worker.Config{
 			TaskID:      t.ID,
-			Control:     db.Control(t.ID, name),
+			Record:      db.TaskRecord(t.ID, name),
 			Credentials: &c,
 			Listener:    ln,
 			Name:        name,

@@ -14,8 +14,8 @@ import (
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/store/consul"
-	"github.com/dtsrepl/dts/store/file"
 	"github.com/dtsrepl/dts/worker"
+	"github.com/dtsrepl/dts/worker/taskfile"
 )
 
 func runWorker(ctx context.Context, args []string) error {
@@ -42,22 +42,22 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	name := workerName()
 
-	var control worker.Control
+	var record worker.TaskRecord
 	switch {
 	case *taskFile != "":
 		if *stateDir == "" {
 			return usageError{errors.New("--task-file needs --state-dir")}
 		}
-		if _, _, err := file.ReadSpec(*taskFile); err != nil {
+		if _, _, err := taskfile.ReadSpec(*taskFile); err != nil {
 			return err
 		}
-		control = file.New(*taskID, *taskFile, *stateDir)
+		record = taskfile.New(*taskID, *taskFile, *stateDir)
 	case *taskID > 0:
 		client, err := consulapi.NewClient(consulapi.DefaultConfig())
 		if err != nil {
 			return fmt.Errorf("consul client: %w", err)
 		}
-		control = consul.New(client, *prefix).Control(*taskID, consul.ControlOptions{Name: name, Logger: log})
+		record = consul.New(client, *prefix).TaskRecord(*taskID, consul.RecordOptions{Name: name, Logger: log})
 	default:
 		return usageError{errors.New("give --task ID, or --task-file FILE with --state-dir DIR")}
 	}
@@ -73,7 +73,7 @@ func runWorker(ctx context.Context, args []string) error {
 	log.Info("dts worker starting", "version", version, "task", *taskID, "task_file", *taskFile, "addr", addr, "worker", name)
 	w := worker.New(worker.Config{
 		TaskID:      *taskID,
-		Control:     control,
+		Record:      record,
 		Credentials: creds,
 		Listener:    ln,
 		ServiceAddr: addr,

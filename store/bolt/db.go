@@ -31,8 +31,8 @@ var (
 // openTimeout bounds the wait for the file lock: another process holding it will not let go.
 const openTimeout = time.Second
 
-// DB is the embedded task store. It implements the dispatcher's Store and, through Control, the
-// worker's Control. It is safe for concurrent use.
+// DB is the embedded task store. It implements the dispatcher's Store and, through TaskRecord, the
+// worker's TaskRecord. It is safe for concurrent use.
 type DB struct {
 	db   *bbolt.DB
 	path string

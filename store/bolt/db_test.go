@@ -20,8 +20,8 @@ import (
 
 // The stores implement what the dispatcher and the worker use.
 var (
-	_ dispatcher.Store = (*DB)(nil)
-	_ worker.Control   = (*Control)(nil)
+	_ dispatcher.Store  = (*DB)(nil)
+	_ worker.TaskRecord = (*TaskRecord)(nil)
 )
 
 // open opens a store in a new directory and closes it when the test ends.
@@ -58,8 +58,8 @@ func TestStore(t *testing.T) {
 		return storetest.Backend{
 			Store: d,
 			Other: d,
-			Control: func(id int64, name string) worker.Control {
-				c := d.Control(id, name)
+			TaskRecord: func(id int64, name string) worker.TaskRecord {
+				c := d.TaskRecord(id, name)
 				t.Cleanup(func() { _ = c.Unlock(context.Background()) })
 				return c
 			},
@@ -84,7 +84,7 @@ func TestReopen(t *testing.T) {
 	if err := d.PutCredentials(ctx, id, creds); err != nil {
 		t.Fatal(err)
 	}
-	c := d.Control(id, "w")
+	c := d.TaskRecord(id, "w")
 	if _, err := c.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("credentials after reopen: %+v, %v", gotCreds, err)
 	}
 	// The lock did not survive the process, so a new worker takes it at once.
-	if _, err := d.Control(id, "w2").Lock(ctx); err != nil {
+	if _, err := d.TaskRecord(id, "w2").Lock(ctx); err != nil {
 		t.Fatalf("lock after reopen: %v", err)
 	}
 	next, err := d.Create(ctx, storetest.NewTask("t"))
@@ -211,7 +211,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder := d.Control(id, "holder")
+	holder := d.TaskRecord(id, "holder")
 	lost, err := holder.Lock(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func TestClose(t *testing.T) {
 	type result struct{ err error }
 	waiting := make(chan result, 2)
 	go func() {
-		_, err := d.Control(id, "waiter").Lock(ctx)
+		_, err := d.TaskRecord(id, "waiter").Lock(ctx)
 		waiting <- result{err}
 	}()
 	go func() {

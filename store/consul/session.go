@@ -10,7 +10,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 )
 
-// holding is one Consul session of a Control with the goroutines that keep it: one renews the
+// holding is one Consul session of a TaskRecord with the goroutines that keep it: one renews the
 // session, one watches the lock key once it is held. Both stop when ctx is cancelled (by stop, or
 // when the lock is lost).
 type holding struct {
@@ -30,7 +30,7 @@ type holding struct {
 // newHolding creates a session and starts renewing it. The session has no health checks: its TTL,
 // kept alive by this process, is the worker's liveness, whereas a node check would tie the lock
 // to the health of whichever agent the worker talks to.
-func (c *Control) newHolding(ctx context.Context) (*holding, error) {
+func (c *TaskRecord) newHolding(ctx context.Context) (*holding, error) {
 	se := &consulapi.SessionEntry{
 		Name:      fmt.Sprintf("dts task %d: %s", c.id, c.opts.Name),
 		TTL:       c.opts.SessionTTL.String(),
@@ -43,7 +43,7 @@ func (c *Control) newHolding(ctx context.Context) (*holding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create session: %w", classify(ctx, err))
 	}
-	// The goroutines outlive Lock's ctx: they run until Unlock, so their context is the Control's.
+	// The goroutines outlive Lock's ctx: they run until Unlock, so their context is the TaskRecord's.
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &holding{
 		client:  c.s.client,

@@ -27,8 +27,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // The stores implement what the dispatcher and the worker use.
 var (
-	_ dispatcher.Store = (*consul.Store)(nil)
-	_ worker.Control   = (*consul.Control)(nil)
+	_ dispatcher.Store  = (*consul.Store)(nil)
+	_ worker.TaskRecord = (*consul.TaskRecord)(nil)
 )
 
 // prefixes numbers the key prefixes, so that tests sharing one agent do not see each other.
@@ -65,11 +65,11 @@ func (e *env) client(t *testing.T) *consulapi.Client {
 	return c
 }
 
-// control returns a Control logging to the test, unlocked when the test ends so that no
+// control returns a TaskRecord logging to the test, unlocked when the test ends so that no
 // goroutine outlives it.
-func (e *env) control(t *testing.T, s *consul.Store, id int64, name string) *consul.Control {
+func (e *env) record(t *testing.T, s *consul.Store, id int64, name string) *consul.TaskRecord {
 	t.Helper()
-	c := s.Control(id, consul.ControlOptions{Name: name, Logger: testLogger(t)})
+	c := s.TaskRecord(id, consul.RecordOptions{Name: name, Logger: testLogger(t)})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -109,8 +109,8 @@ func TestStore(t *testing.T) {
 		return storetest.Backend{
 			Store: s,
 			Other: consul.New(e.client(t), e.prefix),
-			Control: func(id int64, name string) worker.Control {
-				return e.control(t, s, id, name)
+			TaskRecord: func(id int64, name string) worker.TaskRecord {
+				return e.record(t, s, id, name)
 			},
 			BreakLock: func(t *testing.T, id int64) { e.destroyHolder(t, id) },
 		}
@@ -140,7 +140,7 @@ func TestSessionDestroyedClosesLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := e.control(t, s, id, "host-1 pid 7")
+	ctl := e.record(t, s, id, "host-1 pid 7")
 	lost, err := ctl.Lock(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestSessionDestroyedClosesLost(t *testing.T) {
 	if err := ctl.Unlock(ctx); err != nil {
 		t.Fatalf("unlock after the session was destroyed: %v", err)
 	}
-	// After Unlock the same Control can take the lock again with a new session.
+	// After Unlock the same TaskRecord can take the lock again with a new session.
 	if _, err := ctl.Lock(ctx); err != nil {
 		t.Fatalf("lock again: %v", err)
 	}
@@ -192,7 +192,7 @@ func TestUnlockDestroysSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := e.control(t, s, id, "w")
+	ctl := e.record(t, s, id, "w")
 	if _, err := ctl.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func TestUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := e.control(t, s, id, "w")
+	ctl := e.record(t, s, id, "w")
 	lost, err := ctl.Lock(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestUnavailable(t *testing.T) {
 	call("lock of another task", func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err := s.Control(id+1, consul.ControlOptions{Name: "w2", Logger: testLogger(t)}).Lock(ctx)
+		_, err := s.TaskRecord(id+1, consul.RecordOptions{Name: "w2", Logger: testLogger(t)}).Lock(ctx)
 		return err
 	})
 
@@ -287,7 +287,7 @@ func TestKVIsReadableJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctl := e.control(t, s, id, "host-1")
+	ctl := e.record(t, s, id, "host-1")
 	if _, err := ctl.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}

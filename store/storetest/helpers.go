@@ -137,7 +137,7 @@ func create(t *testing.T, ctx context.Context, s dispatcher.Store, topic string)
 }
 
 // lock takes c's lock and fails the test on error.
-func lock(t *testing.T, ctx context.Context, c worker.Control) <-chan struct{} {
+func lock(t *testing.T, ctx context.Context, c worker.TaskRecord) <-chan struct{} {
 	t.Helper()
 	lost, err := c.Lock(ctx)
 	must(t, "lock", err)

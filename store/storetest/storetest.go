@@ -16,7 +16,7 @@ type Backend struct {
 	Store, Other dispatcher.Store
 	// Control returns the Control of task id for a worker called name. The backend unlocks it
 	// when the test ends.
-	Control func(id int64, name string) worker.Control
+	TaskRecord func(id int64, name string) worker.TaskRecord
 	// BreakLock makes the current holder of task id's lock lose it the way the backend loses
 	// locks in production (Consul: its session is invalidated), so that another can take it.
 	BreakLock func(t *testing.T, id int64)

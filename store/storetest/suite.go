@@ -67,7 +67,7 @@ func testDelete(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	keep := create(t, ctx, b.Store, "keep")
 	gone := create(t, ctx, b.Store, "gone")
-	c := b.Control(gone.ID, "w")
+	c := b.TaskRecord(gone.ID, "w")
 	lock(t, ctx, c)
 	must(t, "save status", c.SaveStatus(ctx, NewStatus("w", 1)))
 	must(t, "unlock", c.Unlock(ctx))
@@ -102,7 +102,7 @@ func testList(t *testing.T, b Backend) {
 	}
 	statuses := map[int64]*api.Status{}
 	for _, id := range []int64{2, 10} {
-		c := b.Control(id, "w")
+		c := b.TaskRecord(id, "w")
 		lock(t, ctx, c)
 		statuses[id] = NewStatus("w", uint64(id))
 		must(t, "save status", c.SaveStatus(ctx, statuses[id]))
@@ -170,7 +170,7 @@ func testConcurrentCreate(t *testing.T, b Backend) {
 func testStatusRoundTrip(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	c := b.Control(task.ID, "worker-1")
+	c := b.TaskRecord(task.ID, "worker-1")
 
 	got, err := c.Task(ctx)
 	must(t, "control task", err)
@@ -210,8 +210,8 @@ func testStatusRoundTrip(t *testing.T, b Backend) {
 func testLockExclusive(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	first := b.Control(task.ID, "first")
-	second := b.Control(task.ID, "second")
+	first := b.TaskRecord(task.ID, "first")
+	second := b.TaskRecord(task.ID, "second")
 	firstLost := lock(t, ctx, first)
 
 	short, cancel := context.WithTimeout(ctx, shortWait)
@@ -241,14 +241,14 @@ func testLockExclusive(t *testing.T, b Backend) {
 func testLockTakenOver(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	old := b.Control(task.ID, "old")
+	old := b.TaskRecord(task.ID, "old")
 	oldLost := lock(t, ctx, old)
 	must(t, "save status as the holder", old.SaveStatus(ctx, NewStatus("old", 1)))
 
 	b.BreakLock(t, task.ID)
 	waitClosed(t, "old holder's lost after its lock was broken", oldLost)
 
-	taker := b.Control(task.ID, "new")
+	taker := b.TaskRecord(task.ID, "new")
 	lock(t, ctx, taker)
 	wantErr(t, "old holder's save status", old.SaveStatus(ctx, NewStatus("old", 2)), store.ErrLockLost)
 	must(t, "new holder's save status", taker.SaveStatus(ctx, NewStatus("new", 3)))
@@ -265,10 +265,10 @@ func testLockTakenOver(t *testing.T, b Backend) {
 func testDeleteRevokesLock(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	holder := b.Control(task.ID, "holder")
+	holder := b.TaskRecord(task.ID, "holder")
 	lost := lock(t, ctx, holder)
 	must(t, "save status", holder.SaveStatus(ctx, NewStatus("holder", 1)))
-	waiter := b.Control(task.ID, "waiter")
+	waiter := b.TaskRecord(task.ID, "waiter")
 	waiting := async(func() (<-chan struct{}, error) { return waiter.Lock(ctx) })
 
 	must(t, "delete", b.Other.Delete(ctx, task.ID))
@@ -293,7 +293,7 @@ func testDeleteRevokesLock(t *testing.T, b Backend) {
 func testWatchTask(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	c := b.Control(task.ID, "w")
+	c := b.TaskRecord(task.ID, "w")
 
 	watching := async(func() (*api.Task, error) { return c.WatchTask(ctx, 1) })
 	v2 := *task
@@ -335,7 +335,7 @@ func testMissingTask(t *testing.T, b Backend) {
 	missing.ID = id
 	wantErr(t, "update", b.Store.Update(ctx, missing, 1), store.ErrNotFound)
 
-	c := b.Control(id, "w")
+	c := b.TaskRecord(id, "w")
 	_, err = c.Lock(ctx)
 	wantErr(t, "lock", err, store.ErrNotFound)
 	_, err = c.Task(ctx)
@@ -349,7 +349,7 @@ func testMissingTask(t *testing.T, b Backend) {
 func testRelock(t *testing.T, b Backend) {
 	ctx := testContext(t)
 	task := create(t, ctx, b.Store, "t")
-	c := b.Control(task.ID, "w")
+	c := b.TaskRecord(task.ID, "w")
 	wantErr(t, "save status before lock", c.SaveStatus(ctx, NewStatus("w", 0)), store.ErrLockLost)
 	for i := range uint64(3) {
 		lost := lock(t, ctx, c)

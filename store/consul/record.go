@@ -16,14 +16,14 @@ import (
 	"github.com/dtsrepl/dts/store"
 )
 
-// Defaults of ControlOptions.
+// Defaults of RecordOptions.
 const (
 	DefaultSessionTTL = 10 * time.Second
 	DefaultLockDelay  = time.Second
 )
 
-// ControlOptions configure a worker's Control.
-type ControlOptions struct {
+// RecordOptions configure a worker's TaskRecord.
+type RecordOptions struct {
 	// Name identifies the worker (host, pid, Nomad allocation id). It is shown in the session name
 	// and in the lock key's value, so that an operator can tell which process holds a task.
 	Name string
@@ -39,12 +39,12 @@ type ControlOptions struct {
 	Logger *slog.Logger
 }
 
-// Control links a worker to its task in Consul: it holds the task's lock with a Consul session
-// and writes the status only while the lock is held. It implements the worker's Control.
-type Control struct {
+// TaskRecord links a worker to its task in Consul: it holds the task's lock with a Consul session
+// and writes the status only while the lock is held. It implements the worker's TaskRecord.
+type TaskRecord struct {
 	s    *Store
 	id   int64
-	opts ControlOptions
+	opts RecordOptions
 	log  *slog.Logger
 
 	// locking serialises Lock calls; it is a channel so that waiting for it honours ctx.
@@ -60,8 +60,8 @@ type lockValue struct {
 	Time time.Time `json:"time"`
 }
 
-// Control returns the Control of task id for a worker. Nothing happens in Consul until Lock.
-func (s *Store) Control(id int64, opts ControlOptions) *Control {
+// TaskRecord returns the TaskRecord of task id for a worker. Nothing happens in Consul until Lock.
+func (s *Store) TaskRecord(id int64, opts RecordOptions) *TaskRecord {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
 	}
@@ -71,7 +71,7 @@ func (s *Store) Control(id int64, opts ControlOptions) *Control {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Control{
+	return &TaskRecord{
 		s:       s,
 		id:      id,
 		opts:    opts,
@@ -80,7 +80,7 @@ func (s *Store) Control(id int64, opts ControlOptions) *Control {
 	}
 }
 
-func (c *Control) current() *holding {
+func (c *TaskRecord) current() *holding {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.held
@@ -94,7 +94,7 @@ func (c *Control) current() *holding {
 // The returned channel is closed when the lock is lost: the session was invalidated, could not be
 // renewed within its TTL, or the lock key was taken over or deleted; and also by Unlock.
 // Calling Lock while the lock is held returns the same channel.
-func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
+func (c *TaskRecord) Lock(ctx context.Context) (<-chan struct{}, error) {
 	select {
 	case c.locking <- struct{}{}:
 	case <-ctx.Done():
@@ -124,7 +124,7 @@ func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
 
 // acquire creates a session and takes the lock with it. On failure the session is destroyed and
 // its goroutines stopped.
-func (c *Control) acquire(ctx context.Context) (_ *holding, err error) {
+func (c *TaskRecord) acquire(ctx context.Context) (_ *holding, err error) {
 	var h *holding
 	defer func() {
 		if err != nil && h != nil {
@@ -230,7 +230,7 @@ func (c *Control) acquire(ctx context.Context) (_ *holding, err error) {
 
 // tryLock takes the lock key with h's session if the task's spec exists, in one transaction so
 // that a task deleted meanwhile cannot be locked.
-func (c *Control) tryLock(ctx context.Context, h *holding) (bool, uint64, error) {
+func (c *TaskRecord) tryLock(ctx context.Context, h *holding) (bool, uint64, error) {
 	val, err := json.Marshal(lockValue{Name: c.opts.Name, Time: time.Now().UTC()})
 	if err != nil {
 		return false, 0, fmt.Errorf("encode lock value: %w", err)
@@ -263,7 +263,7 @@ func (c *Control) tryLock(ctx context.Context, h *holding) (bool, uint64, error)
 }
 
 // waitRelease blocks until the lock key is no longer held by session holder.
-func (c *Control) waitRelease(ctx context.Context, holder string, index uint64) error {
+func (c *TaskRecord) waitRelease(ctx context.Context, holder string, index uint64) error {
 	for {
 		q := query(ctx)
 		q.WaitIndex = index
@@ -281,7 +281,7 @@ func (c *Control) waitRelease(ctx context.Context, holder string, index uint64) 
 // Unlock releases the lock, destroys the session and stops the goroutines that kept it; the lost
 // channel is closed. Unlocking when the lock is not held does nothing. The goroutines are
 // stopped even if Consul cannot be reached; the session then expires after its TTL.
-func (c *Control) Unlock(ctx context.Context) error {
+func (c *TaskRecord) Unlock(ctx context.Context) error {
 	c.mu.Lock()
 	h := c.held
 	c.held = nil
@@ -297,7 +297,7 @@ func (c *Control) Unlock(ctx context.Context) error {
 }
 
 // release stops h's goroutines, unlocks the key and destroys the session.
-func (c *Control) release(ctx context.Context, h *holding) error {
+func (c *TaskRecord) release(ctx context.Context, h *holding) error {
 	h.stop()
 	// A failed Lock may arrive here with ctx already done; cleaning up still deserves a moment.
 	if ctx.Err() != nil {
@@ -324,7 +324,7 @@ func (c *Control) release(ctx context.Context, h *holding) error {
 // write are one Consul transaction, so a worker that lost its lock can never move the
 // checkpoint. A failed check gives store.ErrLockLost and closes the lost channel; Consul being
 // unreachable gives store.ErrUnavailable and the worker may retry.
-func (c *Control) SaveStatus(ctx context.Context, st *api.Status) error {
+func (c *TaskRecord) SaveStatus(ctx context.Context, st *api.Status) error {
 	if st == nil {
 		return fmt.Errorf("save status of task %d: nil status", c.id)
 	}
@@ -355,19 +355,19 @@ func (c *Control) SaveStatus(ctx context.Context, st *api.Status) error {
 }
 
 // Task returns the task's current record; store.ErrNotFound if it was deleted.
-func (c *Control) Task(ctx context.Context) (*api.Task, error) {
+func (c *TaskRecord) Task(ctx context.Context) (*api.Task, error) {
 	return c.s.Get(ctx, c.id)
 }
 
 // Status returns the last saved status, or nil if none was saved.
-func (c *Control) Status(ctx context.Context) (*api.Status, error) {
+func (c *TaskRecord) Status(ctx context.Context) (*api.Status, error) {
 	return c.s.Status(ctx, c.id)
 }
 
 // WatchTask blocks until the task's version differs from version, or ctx ends, and returns the
 // new record; store.ErrNotFound if the task is deleted. It waits with blocking queries on the
 // spec key, and rides out Consul outages by retrying with backoff.
-func (c *Control) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
+func (c *TaskRecord) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
 	bo := newBackoff(100*time.Millisecond, 5*time.Second)
 	var index uint64
 	for {

@@ -1,4 +1,4 @@
-package file_test
+package taskfile_test
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/store"
-	"github.com/dtsrepl/dts/store/file"
 	"github.com/dtsrepl/dts/worker"
+	"github.com/dtsrepl/dts/worker/taskfile"
 )
 
-var _ worker.Control = (*file.Control)(nil)
+var _ worker.TaskRecord = (*taskfile.Record)(nil)
 
 const body = `{"task":{"source":{"host":"127.0.0.1","port":3306},"kafka":{"addr":"127.0.0.1:9092","topic":"t"},"filters":[{"dbname":"d","match":"x"}]}}`
 
@@ -38,7 +38,7 @@ func TestReadSpec(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			spec, _, err := file.ReadSpec(p)
+			spec, _, err := taskfile.ReadSpec(p)
 			if tt.err == "" {
 				if err != nil || spec.Kafka.Topic != "t" {
 					t.Fatalf("spec %+v, err %v", spec, err)
@@ -60,7 +60,7 @@ func TestControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := filepath.Join(dir, "state")
-	a, b := file.New(1, spec, state), file.New(1, spec, state)
+	a, b := taskfile.New(1, spec, state), taskfile.New(1, spec, state)
 	ctx := context.Background()
 	if err := a.SaveStatus(ctx, &api.Status{State: api.StateRunning}); !errors.Is(err, store.ErrLockLost) {
 		t.Fatalf("save without the lock: %v", err)

@@ -1,7 +1,7 @@
-// Package file runs one task without any server: the spec comes from a JSON file (the submit
+// Package taskfile runs one task without any server: the spec comes from a JSON file (the submit
 // body's format) and the status and checkpoint live in a state directory. It backs
 // `dts worker --task-file FILE --state-dir DIR`, for debugging and single-machine use.
-package file
+package taskfile
 
 import (
 	"bytes"
@@ -20,10 +20,10 @@ import (
 	"github.com/dtsrepl/dts/store"
 )
 
-// Control is a worker.Control on a spec file and a state directory. The lock is an flock on
+// Record is a worker.TaskRecord on a spec file and a state directory. The lock is an flock on
 // DIR/lock, released by the kernel when the process dies, so a restarted worker takes over at
 // once; the status is replaced atomically (write, fsync, rename).
-type Control struct {
+type Record struct {
 	id       int64
 	specPath string
 	dir      string
@@ -33,9 +33,9 @@ type Control struct {
 	lockFile *os.File
 }
 
-// New returns a Control for task id (used in messages and the replica server id).
-func New(id int64, specPath, stateDir string) *Control {
-	return &Control{id: id, specPath: specPath, dir: stateDir, poll: 2 * time.Second}
+// New returns a Record for task id (used in messages and the replica server id).
+func New(id int64, specPath, stateDir string) *Record {
+	return &Record{id: id, specPath: specPath, dir: stateDir, poll: 2 * time.Second}
 }
 
 // ReadSpec reads a spec file: a submit body ({"task":{...}}) or the bare task object, decoded
@@ -56,7 +56,7 @@ func ReadSpec(path string) (*api.TaskSpec, []byte, error) {
 }
 
 // Lock takes DIR/lock, waiting while another process holds it.
-func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
+func (c *Record) Lock(ctx context.Context) (<-chan struct{}, error) {
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
@@ -88,7 +88,7 @@ func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
 }
 
 // Unlock releases the lock.
-func (c *Control) Unlock(context.Context) error {
+func (c *Record) Unlock(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.lockFile == nil {
@@ -99,9 +99,9 @@ func (c *Control) Unlock(context.Context) error {
 	return err
 }
 
-// Task reads the spec file. Its version is derived from the content, so an edit is a new
+// Task reads the spec taskfile. Its version is derived from the content, so an edit is a new
 // version.
-func (c *Control) Task(context.Context) (*api.Task, error) {
+func (c *Record) Task(context.Context) (*api.Task, error) {
 	spec, raw, err := ReadSpec(c.specPath)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func (c *Control) Task(context.Context) (*api.Task, error) {
 // WatchTask polls the spec file until its content changes. A file that does not parse is
 // ignored (logged by the worker through the next successful read) so a half-saved edit does
 // not stop the task.
-func (c *Control) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
+func (c *Record) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
 	for {
 		t, err := c.Task(ctx)
 		if err == nil && t.Version != version {
@@ -129,7 +129,7 @@ func (c *Control) WatchTask(ctx context.Context, version int64) (*api.Task, erro
 }
 
 // Status reads DIR/status.json; nil when there is none yet.
-func (c *Control) Status(context.Context) (*api.Status, error) {
+func (c *Record) Status(context.Context) (*api.Status, error) {
 	b, err := os.ReadFile(filepath.Join(c.dir, "status.json"))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -145,7 +145,7 @@ func (c *Control) Status(context.Context) (*api.Status, error) {
 }
 
 // SaveStatus replaces DIR/status.json atomically, only while holding the lock.
-func (c *Control) SaveStatus(_ context.Context, st *api.Status) error {
+func (c *Record) SaveStatus(_ context.Context, st *api.Status) error {
 	c.mu.Lock()
 	held := c.lockFile != nil
 	c.mu.Unlock()

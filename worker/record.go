@@ -6,13 +6,13 @@ import (
 	"github.com/dtsrepl/dts/api"
 )
 
-// Control links a worker to its task's record: the spec it runs and the status it reports.
-// store/consul implements it for `dts worker --task`, store/bolt for `dts dev`, and FileControl
+// TaskRecord links a worker to its task's record: the spec it runs and the status it reports.
+// store/consul implements it for `dts worker --task`, store/bolt for `dts dev`, and worker/taskfile
 // for `dts worker --task-file`.
 //
 // Fencing: only the worker holding the lock may write the status, and the status holds the
 // checkpoint, so a worker that lost its lock can never move the position.
-type Control interface {
+type TaskRecord interface {
 	// Lock blocks until this worker holds the task's lock, or ctx ends. The returned channel is
 	// closed if the lock is lost later; the worker must then stop producing.
 	Lock(ctx context.Context) (lost <-chan struct{}, err error)

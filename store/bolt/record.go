@@ -11,28 +11,28 @@ import (
 	"github.com/dtsrepl/dts/store"
 )
 
-// Control links an in-process worker to its task. It implements the worker's Control with a lock
+// TaskRecord links an in-process worker to its task. It implements the worker's TaskRecord with a lock
 // kept in memory: the process that owns the file runs every worker, so no one else can hold it.
-type Control struct {
+type TaskRecord struct {
 	d    *DB
 	id   int64
 	name string
 
-	// lease is this Control's holding of the lock, nil if none; guarded by d.mu. It may have
+	// lease is this TaskRecord's holding of the lock, nil if none; guarded by d.mu. It may have
 	// been revoked since, which SaveStatus finds by comparing its token with the holder's.
 	lease *lease
 }
 
-// Control returns the Control of task id for the worker called name.
-func (d *DB) Control(id int64, name string) *Control {
-	return &Control{d: d, id: id, name: name}
+// TaskRecord returns the TaskRecord of task id for the worker called name.
+func (d *DB) TaskRecord(id int64, name string) *TaskRecord {
+	return &TaskRecord{d: d, id: id, name: name}
 }
 
-// Lock blocks until no other Control of this DB holds the task's lock, or ctx ends, and takes
+// Lock blocks until no other TaskRecord of this DB holds the task's lock, or ctx ends, and takes
 // it with a fresh token. store.ErrNotFound if the task does not exist or is deleted while
 // waiting. The returned channel is closed when the lock ends: Unlock, Delete of the task, or
 // Close of the DB. Calling Lock while the lock is held returns the same channel.
-func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
+func (c *TaskRecord) Lock(ctx context.Context) (<-chan struct{}, error) {
 	d := c.d
 	for {
 		d.mu.Lock()
@@ -76,9 +76,9 @@ func (c *Control) Lock(ctx context.Context) (<-chan struct{}, error) {
 	}
 }
 
-// Unlock releases the lock if this Control still holds it; the lost channel is closed. Unlocking
+// Unlock releases the lock if this TaskRecord still holds it; the lost channel is closed. Unlocking
 // a lock that is not held does nothing.
-func (c *Control) Unlock(ctx context.Context) error {
+func (c *TaskRecord) Unlock(ctx context.Context) error {
 	d := c.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -90,15 +90,15 @@ func (c *Control) Unlock(ctx context.Context) error {
 }
 
 // holds reports whether c's token is the task's current holder. d.mu must be held.
-func (c *Control) holds() bool {
+func (c *TaskRecord) holds() bool {
 	cur := c.d.locks[c.id]
 	return c.lease != nil && cur != nil && cur.token == c.lease.token
 }
 
-// SaveStatus writes st only if this Control's token is the lock's current holder, else
+// SaveStatus writes st only if this TaskRecord's token is the lock's current holder, else
 // store.ErrLockLost. The check and the write happen under the lock that Delete and Close take to
 // revoke holders, so a revoked holder can never write.
-func (c *Control) SaveStatus(ctx context.Context, st *api.Status) error {
+func (c *TaskRecord) SaveStatus(ctx context.Context, st *api.Status) error {
 	if st == nil {
 		return fmt.Errorf("save status of task %d: nil status", c.id)
 	}
@@ -125,18 +125,18 @@ func (c *Control) SaveStatus(ctx context.Context, st *api.Status) error {
 }
 
 // Task returns the task's current record; store.ErrNotFound if it was deleted.
-func (c *Control) Task(ctx context.Context) (*api.Task, error) {
+func (c *TaskRecord) Task(ctx context.Context) (*api.Task, error) {
 	return c.d.Get(ctx, c.id)
 }
 
 // Status returns the last saved status, or nil if none was saved.
-func (c *Control) Status(ctx context.Context) (*api.Status, error) {
+func (c *TaskRecord) Status(ctx context.Context) (*api.Status, error) {
 	return c.d.Status(ctx, c.id)
 }
 
 // WatchTask blocks until the task's version differs from version, or ctx ends, and returns the
 // new record; store.ErrNotFound once the task is deleted. Update and Delete wake it.
-func (c *Control) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
+func (c *TaskRecord) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
 	d := c.d
 	for {
 		// The channel is taken before the read, so that a change after the read still wakes us.
