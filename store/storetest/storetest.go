@@ -14,7 +14,7 @@ import (
 type Backend struct {
 	// Store and Other are two instances on the same data, as two dispatchers would have.
 	Store, Other dispatcher.Store
-	// Control returns the Control of task id for a worker called name. The backend unlocks it
+	// TaskRecord returns the record of task id for a worker called name. The backend unlocks it
 	// when the test ends.
 	TaskRecord func(id int64, name string) worker.TaskRecord
 	// BreakLock makes the current holder of task id's lock lose it the way the backend loses

@@ -52,8 +52,8 @@ func TestReadSpec(t *testing.T) {
 	}
 }
 
-// TestControl covers the lock, the status round trip and spec edits as new versions.
-func TestControl(t *testing.T) {
+// TestRecord covers the lock, the status round trip and spec edits as new versions.
+func TestRecord(t *testing.T) {
 	dir := t.TempDir()
 	spec := filepath.Join(dir, "task.json")
 	if err := os.WriteFile(spec, []byte(body), 0o600); err != nil {
