@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/backoff"
 	"github.com/dtsrepl/dts/store"
 )
 
@@ -173,7 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // loop runs attempts until ctx ends. Every attempt starts from the task as it is stored now, so
 // an edit made while the task fails or retries is what the next attempt runs.
 func (w *Worker) loop(ctx context.Context) error {
-	backoff := w.cfg.RetryMin
+	bo := backoff.New(w.cfg.RetryMin, w.cfg.RetryMax)
 	first := true
 	limit := newRateLimit(nil)
 	for {
@@ -186,11 +187,11 @@ func (w *Worker) loop(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
 				return w.exit(ctx, err)
 			}
-			w.retrying(ctx, fmt.Errorf("read the task: %w", err), backoff)
-			if _, ok := w.wait(ctx, nil, backoff); !ok {
+			d := bo.Next()
+			w.retrying(ctx, fmt.Errorf("read the task: %w", err), d)
+			if _, ok := w.wait(ctx, nil, d); !ok {
 				return w.exit(ctx, nil)
 			}
-			backoff = min(backoff*2, w.cfg.RetryMax)
 			continue
 		}
 		w.report.resume(prev, task.Version)
@@ -226,7 +227,7 @@ func (w *Worker) loop(ctx context.Context) error {
 			return w.exit(ctx, nil)
 		case errors.Is(err, errSpecChanged):
 			w.log.Info("task spec changed: restarting the pipeline from the checkpoint")
-			backoff = w.cfg.RetryMin
+			bo.Reset()
 			continue
 		case errors.Is(err, store.ErrNotFound):
 			return w.exit(ctx, err)
@@ -242,23 +243,22 @@ func (w *Worker) loop(ctx context.Context) error {
 			if werr := w.waitForFix(ctx, task.Version); werr != nil {
 				return w.exit(ctx, werr)
 			}
-			backoff = w.cfg.RetryMin
+			bo.Reset()
 			continue
 		default:
 			if time.Since(started) > 2*w.cfg.RetryMax {
-				backoff = w.cfg.RetryMin
+				bo.Reset() // it ran a good while: a new failure, not the same one again
 			}
-			w.log.Warn("pipeline stopped; retrying", "err", err, "in", backoff)
-			w.retrying(ctx, err, backoff)
-			changed, ok := w.wait(ctx, task, backoff)
+			d := bo.Next()
+			w.log.Warn("pipeline stopped; retrying", "err", err, "in", d)
+			w.retrying(ctx, err, d)
+			changed, ok := w.wait(ctx, task, d)
 			if !ok {
 				return w.exit(ctx, nil)
 			}
 			if changed {
-				backoff = w.cfg.RetryMin // the operator changed something: try it at once
-				continue
+				bo.Reset() // the operator changed something: try it at once
 			}
-			backoff = min(backoff*2, w.cfg.RetryMax)
 		}
 	}
 }
@@ -308,7 +308,7 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit
 				return
 			}
 			w.log.Warn("watch task spec", "err", err)
-			if !sleep(ctx, w.cfg.RetryMin) {
+			if backoff.Sleep(ctx, w.cfg.RetryMin) != nil {
 				return
 			}
 			continue
@@ -336,8 +336,8 @@ func (w *Worker) waitForFix(ctx context.Context, version int64) error {
 		if ctx.Err() != nil || errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		if !sleep(ctx, w.cfg.RetryMin) {
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, w.cfg.RetryMin); err != nil {
+			return err
 		}
 	}
 }
@@ -368,17 +368,6 @@ func (w *Worker) retrying(ctx context.Context, err error, in time.Duration) {
 	w.report.retrying(err, in)
 	if serr := w.status.save(ctx); serr != nil {
 		w.log.Warn("save status", "err", serr)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

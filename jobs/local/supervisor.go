@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/backoff"
 )
 
 // restartPolicy is how a failed worker is restarted: after min, doubling up to max, back to
@@ -19,6 +20,8 @@ type restartPolicy struct {
 }
 
 var defaultPolicy = restartPolicy{min: time.Second, max: 30 * time.Second, reset: time.Minute}
+
+func (p restartPolicy) backoff() *backoff.Backoff { return backoff.New(p.min, p.max) }
 
 // Phases of a supervisor, as Jobs reports them.
 const (
@@ -131,7 +134,7 @@ func (s *supervisor) report() string {
 func (s *supervisor) loop() {
 	defer close(s.done)
 	defer s.ln.close()
-	delay := s.policy.min
+	bo := s.policy.backoff()
 	for {
 		s.mu.Lock()
 		if s.ctx.Err() != nil {
@@ -164,15 +167,16 @@ func (s *supervisor) loop() {
 		}
 		if restart {
 			s.log.Info("credentials changed: worker restarted")
-			delay = s.policy.min
+			bo.Reset()
 			continue
 		}
 		if err == nil {
 			err = errors.New("worker returned without being stopped")
 		}
 		if time.Since(started) >= s.policy.reset {
-			delay = s.policy.min
+			bo.Reset()
 		}
+		delay := bo.Next()
 		s.mu.Lock()
 		s.phase, s.lastErr = StatusRestarting, err.Error()
 		s.mu.Unlock()
@@ -185,11 +189,10 @@ func (s *supervisor) loop() {
 			return
 		case <-s.wake:
 			timer.Stop()
-			delay = s.policy.min
+			bo.Reset()
 			continue
 		case <-timer.C:
 		}
-		delay = min(delay*2, s.policy.max)
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
-	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
 
@@ -83,32 +81,6 @@ func failedOp(resp *consulapi.TxnResponse, i int) bool {
 	}
 	return false
 }
-
-// backoff produces growing, jittered waits so that competing writers and retries after an
-// outage spread out instead of hitting Consul in lockstep.
-type backoff struct {
-	min, max time.Duration
-	next     time.Duration
-}
-
-func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, next: min} }
-
-// wait sleeps for the next interval or until ctx ends, whichever is first.
-func (b *backoff) wait(ctx context.Context) error {
-	d := b.next/2 + rand.N(b.next/2+1)
-	b.next = min(b.next*2, b.max)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// reset starts the intervals over after a success.
-func (b *backoff) reset() { b.next = b.min }
 
 // nextIndex is the wait index of the next blocking query. Consul's index may go backwards (after
 // a snapshot restore, or on a different server); starting over from 0 then avoids waiting for

@@ -13,6 +13,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/backoff"
 	"github.com/dtsrepl/dts/store"
 )
 
@@ -133,7 +134,7 @@ func (c *TaskRecord) acquire(ctx context.Context) (_ *holding, err error) {
 			}
 		}
 	}()
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	var lastErr error
 	// retry waits before the next attempt after a transient failure. When ctx ends, waiting was
 	// the normal state of Lock, so the error is ctx's, with the last failure if there was one.
@@ -143,7 +144,7 @@ func (c *TaskRecord) acquire(ctx context.Context) (_ *holding, err error) {
 				lastErr = cause
 				c.log.Warn("take task lock, will retry", "err", cause)
 			}
-			if bo.wait(ctx) == nil {
+			if bo.Wait(ctx) == nil {
 				return nil
 			}
 		}
@@ -217,7 +218,7 @@ func (c *TaskRecord) acquire(ctx context.Context) (_ *holding, err error) {
 				}
 				return nil, err
 			}
-			bo.reset()
+			bo.Reset()
 		default:
 			// The key is free but could not be taken: the previous holder's session was
 			// invalidated and Consul's lock-delay is running.
@@ -368,7 +369,7 @@ func (c *TaskRecord) Status(ctx context.Context) (*api.Status, error) {
 // new record; store.ErrNotFound if the task is deleted. It waits with blocking queries on the
 // spec key, and rides out Consul outages by retrying with backoff.
 func (c *TaskRecord) WatchTask(ctx context.Context, version int64) (*api.Task, error) {
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	var index uint64
 	for {
 		q := query(ctx)
@@ -384,12 +385,12 @@ func (c *TaskRecord) WatchTask(ctx context.Context, version int64) (*api.Task, e
 				return nil, fmt.Errorf("watch task %d: %w", c.id, err)
 			}
 			c.log.Warn("watch task, will retry", "err", err)
-			if werr := bo.wait(ctx); werr != nil {
+			if werr := bo.Wait(ctx); werr != nil {
 				return nil, fmt.Errorf("watch task %d: %w (last error: %w)", c.id, werr, err)
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		if pair == nil {
 			return nil, fmt.Errorf("watch task %d: %w", c.id, store.ErrNotFound)
 		}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
+
+	"github.com/dtsrepl/dts/internal/backoff"
 )
 
 // holding is one Consul session of a TaskRecord with the goroutines that keep it: one renews the
@@ -147,7 +149,7 @@ func (h *holding) startWatch(index uint64) {
 func (h *holding) watch(index uint64) {
 	defer h.wg.Done()
 	kv := h.client.KV()
-	bo := newBackoff(100*time.Millisecond, 5*time.Second)
+	bo := backoff.New(100*time.Millisecond, 5*time.Second)
 	for {
 		q := query(h.ctx)
 		q.WaitIndex = index
@@ -158,12 +160,12 @@ func (h *holding) watch(index uint64) {
 		if err != nil {
 			// The renewal notices an outage that lasts; here it only delays the watch.
 			h.log.Debug("watch lock key, will retry", "err", err)
-			if bo.wait(h.ctx) != nil {
+			if bo.Wait(h.ctx) != nil {
 				return
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		switch {
 		case pair == nil:
 			h.markLost("lock key deleted (the task was deleted)")

@@ -19,6 +19,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/backoff"
 	"github.com/dtsrepl/dts/store"
 )
 
@@ -64,7 +65,7 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 		return 0, errors.New("create task: nil task")
 	}
 	kv := s.client.KV()
-	bo := newBackoff(5*time.Millisecond, 500*time.Millisecond)
+	bo := backoff.New(5*time.Millisecond, 500*time.Millisecond)
 	// skip steps past ids whose spec already exists although the counter is behind them (a
 	// counter restored from an old backup, say), so that ids are never reused.
 	var skip int64
@@ -103,7 +104,7 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 			return id, nil
 		case failedOp(resp, 0):
 			skip = 0
-			if err := bo.wait(ctx); err != nil {
+			if err := bo.Wait(ctx); err != nil {
 				return 0, fmt.Errorf("create task: allocate id: %w", err)
 			}
 		case failedOp(resp, 1):
