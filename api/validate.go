@@ -9,9 +9,6 @@ import (
 	"unicode/utf8"
 )
 
-// MaxTopicLength is Kafka's limit on topic names.
-const MaxTopicLength = 249
-
 // Validate checks the spec's structure for a submit: every required field is present and every
 // value is in range. It names the first bad field ("task.kafka.addr: is required"). Filter regular
 // expressions and row expressions are compiled by the worker's filter package, which the
@@ -151,27 +148,6 @@ func (k *Kafka) validate(field string) error {
 	case "", "none", "gzip", "snappy", "lz4", "zstd":
 	default:
 		return FieldError(field+".compression", "unknown codec %q: use none, gzip, snappy, lz4 or zstd", k.Compression)
-	}
-	return nil
-}
-
-// ValidTopic reports whether name is a legal Kafka topic name that a task may write to. Names
-// starting with "__" are Kafka's own (__consumer_offsets, __transaction_state): writing rows
-// there would corrupt the cluster's bookkeeping.
-func ValidTopic(name string) error {
-	if name == "" || name == "." || name == ".." {
-		return fmt.Errorf("%q is not a valid topic name", name)
-	}
-	if len(name) > MaxTopicLength {
-		return fmt.Errorf("topic name is longer than %d characters", MaxTopicLength)
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("topic %q has %q: only letters, digits, '.', '_' and '-' are allowed", name, r)
-		}
-	}
-	if strings.HasPrefix(name, "__") {
-		return fmt.Errorf("%q starts with \"__\", which Kafka reserves for its internal topics", name)
 	}
 	return nil
 }

@@ -4,8 +4,6 @@
 package route
 
 import (
-	"strings"
-
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/change"
 	"github.com/dtsrepl/dts/worker/encode"
@@ -67,9 +65,9 @@ func (r *Router) Topic(db, table string) string {
 	var t string
 	switch {
 	case r.topicMode == api.TopicModeDatabase:
-		t = TopicName(db)
+		t = api.TopicName(db)
 	case table != "":
-		t = TopicName(db + "_" + table)
+		t = api.TopicName(db + "_" + table)
 	}
 	if len(r.topics) >= 4096 {
 		clear(r.topics)
@@ -145,47 +143,4 @@ func Hash(b []byte) uint32 {
 		h *= prime
 	}
 	return h
-}
-
-// TopicName makes a Kafka-legal topic from database and table names: characters Kafka does not
-// allow become '_', and names past Kafka's limit are cut with a hash suffix so they stay unique.
-func TopicName(s string) string {
-	orig := s
-	ok := true
-	for _, c := range s {
-		if !legal(c) {
-			ok = false
-			break
-		}
-	}
-	if !ok {
-		var b strings.Builder
-		for _, c := range s {
-			if legal(c) {
-				b.WriteRune(c)
-			} else {
-				b.WriteByte('_')
-			}
-		}
-		s = b.String()
-	}
-	if len(s) > api.MaxTopicLength {
-		suffix := "-" + hex32(Hash([]byte(orig)))
-		s = s[:api.MaxTopicLength-len(suffix)] + suffix
-	}
-	return s
-}
-
-func legal(c rune) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
-}
-
-func hex32(v uint32) string {
-	const digits = "0123456789abcdef"
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = digits[v&0xF]
-		v >>= 4
-	}
-	return string(b)
 }
