@@ -106,8 +106,8 @@ func TestBench(t *testing.T) {
 		rows = append(rows, f.cells())
 	}
 	printTable(out, 2, tableHeader, rows)
-	fmt.Fprintf(out, "\nend-to-end latency at a steady %s rows/s for %s, orders (INSERT of 50 rows sent every 10 ms -> consumer receives; median INSERT round trip %.1f ms):\n\n",
-		groupDigits(lat.rps), lat.duration, float64(lat.insertRT)/float64(time.Millisecond))
+	fmt.Fprintf(out, "\nend-to-end latency at a steady %s rows/s for %s, orders (INSERT of %d rows sent every %s -> consumer receives; median INSERT round trip %.1f ms):\n\n",
+		groupDigits(lat.rps), lat.duration, latencyRPS*latencyTick/time.Second, latencyTick, float64(lat.insertRT)/float64(time.Millisecond))
 	printTable(out, 0, latencyHeader, [][]string{lat.cells()})
 	fmt.Fprint(out, `
 CPU s/1M rows: user+sys CPU time of the process doing the work, per million rows: the test process

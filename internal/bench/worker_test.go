@@ -73,7 +73,7 @@ var nonWord = regexp.MustCompile(`[^a-zA-Z0-9]+`)
 // measureWorker starts a worker for spec at pos and measures it until Kafka acknowledged rows
 // messages: wall time from just before the start, user+sys CPU time of the worker process
 // (/proc/PID/stat), its peak RSS. The worker is left running. With profile set, the worker's
-// first five seconds of CPU profile are written there (go tool pprof BINARY FILE); profiling
+// first five seconds of CPU profile are written there (go tool pprof FILE); profiling
 // costs the worker a little CPU, which the figures then include.
 func measureWorker(t *testing.T, bin, phase, profile string, s shape, spec api.TaskSpec, pos string, rows int, servers ...int) (*workerProc, figures) {
 	t.Helper()
@@ -101,7 +101,7 @@ func measureWorker(t *testing.T, bin, phase, profile string, s shape, spec api.T
 		if err := <-profiled; err != nil {
 			t.Logf("cpu profile: %v", err)
 		} else {
-			t.Logf("cpu profile of %s/%s in %s: go tool pprof %s %s", phase, s.table, profile, bin, profile)
+			t.Logf("cpu profile of %s/%s: go tool pprof -top %s", phase, s.table, profile) // Go profiles carry their symbols
 		}
 	}
 	return w, f
