@@ -59,7 +59,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/tools/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: throughput, memory and latency figures, with baselines measured in the same run
+## bench: one table of rates, CPU per 1M rows, memory and latency, with baselines measured in the
+##        same run (BENCH_ROWS=100000 for a quick run; BENCH_CPUPROFILE=FILE profiles the worker)
 bench: deps-mariadb build
 	$(GO) test -tags bench -run TestBench -count=1 -v -timeout 60m ./internal/bench
 

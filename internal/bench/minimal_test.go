@@ -5,13 +5,11 @@ package bench
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/dtsrepl/dts/internal/testenv"
@@ -19,8 +17,10 @@ import (
 
 // minimalPipeline is the baseline a CDC tool must beat: decode, a hand-written JSON value per
 // row, and an idempotent acks=all lz4 sarama producer in 2,000-message batches, with no
-// filtering, no checkpoints and no bound on memory.
-func minimalPipeline(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka, start string) result {
+// filtering, no checkpoints and no bound on memory. It runs in the test process, whose CPU
+// time and peak RSS over the phase are the pipeline's.
+func minimalPipeline(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka, s shape, servers ...int) figures {
+	t.Helper()
 	cfg := sarama.NewConfig()
 	cfg.Version = sarama.V2_1_0_0
 	cfg.Producer.Idempotent = true
@@ -31,17 +31,20 @@ func minimalPipeline(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka, st
 	cfg.Producer.Flush.Frequency = 5 * time.Millisecond
 	cfg.Producer.Return.Successes = true
 	cfg.ChannelBufferSize = 4096
+	syncer := newSyncer(db, 9002)
+	defer syncer.Close()
+	m := startSelf(t, servers...)
 	p, err := sarama.NewAsyncProducer(kafka.Addrs, cfg)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("minimal pipeline producer: %v", err)
 	}
-	acked := make(chan int)
+	acked := make(chan struct{})
 	go func() {
 		n := 0
 		for range p.Successes() {
 			n++
-			if n == totalRows {
-				acked <- n
+			if n == s.rows {
+				close(acked)
 			}
 		}
 	}()
@@ -50,27 +53,18 @@ func minimalPipeline(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka, st
 			t.Errorf("minimal pipeline: %v", e)
 		}
 	}()
-	set, _ := mysql.ParseMariadbGTIDSet(start)
-	s := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{ServerID: 9002, Flavor: mysql.MariaDBFlavor, Host: db.Host, Port: uint16(db.Port),
-		User: db.User, Password: db.Password, TimestampStringLocation: time.UTC, Logger: slog.New(slog.DiscardHandler)})
-	defer s.Close()
-	t0 := time.Now()
-	st, err := s.StartSyncGTID(set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := startStream(t, syncer, s.start)
 	rows := 0
-	var bytes float64
 	names := []string{"id", "user_id", "status", "amount", "note", "created"}
-	for rows < totalRows {
+	for rows < s.rows {
 		ev, err := st.GetEvent(context.Background())
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("minimal pipeline: %v", err)
 		}
-		re, ok := ev.Event.(*replication.RowsEvent)
-		if !ok || string(re.Table.Schema) != "bench" {
+		if rowChanges(ev, s.table) == 0 {
 			continue
 		}
+		re := ev.Event.(*replication.RowsEvent)
 		step := 1
 		if re.Type() == replication.EnumRowsEventTypeUpdate {
 			step = 2
@@ -98,13 +92,15 @@ func minimalPipeline(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka, st
 				}
 			}
 			b = append(b, "}}"...)
-			bytes += float64(len(b))
 			p.Input() <- &sarama.ProducerMessage{Topic: "minimal", Key: sarama.StringEncoder(fmt.Sprint(row[0])), Value: sarama.ByteEncoder(b)}
 			rows++
 		}
 	}
 	<-acked
-	d := time.Since(t0)
-	p.Close()
-	return result{name: "minimal decode->JSON->sarama", rows: rows, dur: d, bytes: bytes, note: "no filters/checkpoints, unbounded memory"}
+	f := figures{phase: "minimal decode->JSON->sarama", shape: s.table, rows: rows}
+	m.stop(t, &f)
+	if err := p.Close(); err != nil {
+		t.Errorf("close minimal pipeline producer: %v", err)
+	}
+	return f
 }
