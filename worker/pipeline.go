@@ -71,11 +71,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return permanent(fmt.Errorf("task filters: %w", err))
 	}
-	// The reader consults its scope from two goroutines: it gets a set of its own.
-	scope, err := filter.Compile(spec.Filters)
-	if err != nil {
-		return permanent(fmt.Errorf("task filters: %w", err))
-	}
+	scope := rows.Scope()
 	d := p.dialer()
 	if d.Source.Host == "" {
 		return permanent(errors.New("the task has no source"))
@@ -103,7 +99,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	warning, err := unmatched(conn, spec.Filters, scope)
+	warning, err := unmatched(conn, spec.Filters, rows)
 	if err != nil {
 		return err
 	}
@@ -232,7 +228,7 @@ func withReserve(ctx context.Context, reserve time.Duration) (context.Context, c
 // fails the task instead of the process: go-mysql parses what the source sends on this goroutine
 // and trusts it, and a malformed answer must not take down every task of the process (dts dev
 // runs them all in one).
-func (p *pipeline) read(ctx context.Context, conn *client.Conn, d binlog.Dialer, server *binlog.Server, start Checkpoint, scope *filter.Set, e *emitter) (err error) {
+func (p *pipeline) read(ctx context.Context, conn *client.Conn, d binlog.Dialer, server *binlog.Server, start Checkpoint, scope *filter.Scope, e *emitter) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("pipeline panicked", "panic", r, "stack", string(debug.Stack()))

@@ -17,7 +17,7 @@ import (
 // startPoint decides where an attempt starts: the saved checkpoint (with an unfinished copy,
 // the copy resumes), a new copy (incr=false: its tables and the position taken before it), or
 // the source's current position (incr=true).
-func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec *api.TaskSpec, scope *filter.Set, log *slog.Logger) (Checkpoint, error) {
+func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec *api.TaskSpec, scope *filter.Scope, log *slog.Logger) (Checkpoint, error) {
 	var (
 		c   Checkpoint
 		err error
@@ -56,7 +56,7 @@ func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec
 // unmatched reads the tables of the filters' databases and returns a warning naming the
 // filters that select none of them yet ("" if every filter selects a table): a typo in a match
 // would otherwise stream nothing in silence.
-func unmatched(conn *client.Conn, filters []api.Filter, scope *filter.Set) (string, error) {
+func unmatched(conn *client.Conn, filters []api.Filter, rows *filter.Set) (string, error) {
 	all, err := schema.Tables(conn, databases(filters))
 	if err != nil {
 		return "", err
@@ -66,7 +66,7 @@ func unmatched(conn *client.Conn, filters []api.Filter, scope *filter.Set) (stri
 		tables[i] = api.TableRef{DB: t.DB, Table: t.Name}
 	}
 	var parts []string
-	for _, i := range scope.Unmatched(tables) {
+	for _, i := range rows.Unmatched(tables) {
 		f := filters[i]
 		parts = append(parts, fmt.Sprintf("task.filters[%d] (dbname %q, match %q)", i, f.DBName, f.Match))
 	}

@@ -1,5 +1,21 @@
 // Package binlog reads a MySQL or MariaDB binlog with go-mysql and turns it into the worker's
 // row changes, grouped by transaction, each transaction carrying the position after it.
+//
+// It uses go-mysql's replication package directly, not its canal package, for three reasons:
+//   - Column names and types come from the binlog's own row metadata (binlog_row_metadata=FULL)
+//     where the server logs it, so a schema change later in the backlog can never shift a row's
+//     columns; canal takes them from its own schema tracking, which describes tables as they are
+//     now.
+//   - Rows of tables out of scope are not decoded at all (RowsEventDecodeFunc decodes only the
+//     header and skips the data): for a task that streams a few tables of a busy server that is
+//     most of the decoding work, which canal always does.
+//   - The reader decides where a transaction ends and which position follows it, and the worker
+//     checkpoints only positions Kafka has acknowledged; canal keeps its own position and its
+//     handler interface is wide and library-owned.
+//
+// Connections to the source go through a guard (wire.go) that refuses authentication methods
+// revealing the password on plain connections, checks the peer is a MySQL server, bounds
+// packet sizes and deadlines, and makes every call honour its context.
 package binlog
 
 import (

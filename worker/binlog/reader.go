@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -56,8 +55,8 @@ type Config struct {
 	Server *Server
 	// Start is where to read from: the position after the last delivered transaction.
 	Start Pos
-	// Scope must be safe for use by the reader alone: the reader calls it from two goroutines
-	// under its own lock, so give it an instance nobody else uses.
+	// Scope must be safe for concurrent use: the reader calls it from go-mysql's parsing
+	// goroutine and from Run's (filter.Scope is).
 	Scope Scope
 	// Describe is used from Run's goroutine only.
 	Describe TableDescriber
@@ -69,7 +68,8 @@ type Reader struct {
 	cfg Config
 	log *slog.Logger
 
-	scopeMu    sync.Mutex
+	// scopeCache remembers, by table id, whether the table is in scope; go-mysql's parsing
+	// goroutine alone uses it.
 	scopeCache map[uint64]scopeEntry
 
 	tables map[uint64]*tableState
@@ -173,9 +173,8 @@ func (r *Reader) decodeRows(e *replication.RowsEvent, data []byte) error {
 	return e.DecodeData(pos, data)
 }
 
+// inScope runs on go-mysql's parsing goroutine only, the one user of scopeCache.
 func (r *Reader) inScope(id uint64, tme *replication.TableMapEvent) bool {
-	r.scopeMu.Lock()
-	defer r.scopeMu.Unlock()
 	if ent, ok := r.scopeCache[id]; ok && ent.tme == tme {
 		return ent.in
 	}
@@ -330,8 +329,6 @@ func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *rep
 }
 
 func (r *Reader) targetInScope(t ddlTarget) bool {
-	r.scopeMu.Lock()
-	defer r.scopeMu.Unlock()
 	if t.table == "" {
 		return r.cfg.Scope.Database(t.db)
 	}

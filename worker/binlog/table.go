@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
-	"unsafe"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -21,18 +18,7 @@ import (
 type tableState struct {
 	tme   *replication.TableMapEvent
 	table *change.Table
-	cols  []colConv
-}
-
-// colConv says how one column's decoded values become change.Row values.
-type colConv struct {
-	typ      change.ColumnType
-	unsigned bool
-	members  []string          // ENUM and SET members
-	padTo    int               // BINARY(n): MySQL pads with zero bytes, the binlog does not
-	text     encoding.Encoding // a legacy charset's text is converted to UTF-8
-	decimals int
-	bits     uint // integer width, to undo sign extension when only the schema knows signedness
+	cols  []change.Normalizer
 }
 
 const binaryCollation = 63
@@ -163,11 +149,16 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 	sets := tme.SetStrValueMap()
 
 	t := &change.Table{Schema: db, Name: name, Columns: make([]change.Column, n)}
-	ts := &tableState{tme: tme, table: t, cols: make([]colConv, n)}
+	ts := &tableState{tme: tme, table: t, cols: make([]change.Normalizer, n)}
 	for i := 0; i < n; i++ {
 		ic := infoCol(i)
 		tp, length := realType(tme.ColumnType[i], tme.ColumnMeta[i])
 		cv := &ts.cols[i]
+		// Row values may share memory with the event they were decoded from (no copy per value):
+		// go-mysql copies every packet it reads into a buffer of its own (packet.Conn.ReadPacket
+		// appends it to a nil slice) and never writes to that buffer again, so what aliases it
+		// stays valid for as long as it is referenced. Bump go-mysql only after checking this.
+		cv.Alias = true
 		col := &t.Columns[i]
 		col.Name = names[i]
 		coll, hasColl := collations[i]
@@ -180,90 +171,90 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 		}
 		switch tp {
 		case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG:
-			cv.typ = change.TypeInt
-			cv.bits = intBits[tp]
+			cv.Type = change.TypeInt
+			cv.Bits = intBits[tp]
 			if u, ok := unsigned[i]; ok {
-				cv.unsigned = u
+				cv.Unsigned = u
 			} else if ic != nil {
-				cv.unsigned = ic.Unsigned
+				cv.Unsigned = ic.Unsigned
 			}
 		case mysql.MYSQL_TYPE_NEWDECIMAL, mysql.MYSQL_TYPE_DECIMAL:
-			cv.typ = change.TypeDecimal
+			cv.Type = change.TypeDecimal
 		case mysql.MYSQL_TYPE_FLOAT, mysql.MYSQL_TYPE_DOUBLE:
-			cv.typ = change.TypeFloat
+			cv.Type = change.TypeFloat
 		case mysql.MYSQL_TYPE_BIT:
-			cv.typ = change.TypeBit
+			cv.Type = change.TypeBit
 		case mysql.MYSQL_TYPE_TIMESTAMP, mysql.MYSQL_TYPE_TIMESTAMP2:
-			cv.typ = change.TypeTimestamp
-			cv.decimals = fsp(tp, tme.ColumnMeta[i])
+			cv.Type = change.TypeTimestamp
+			cv.Decimals = fsp(tp, tme.ColumnMeta[i])
 		case mysql.MYSQL_TYPE_DATETIME, mysql.MYSQL_TYPE_DATETIME2:
-			cv.typ = change.TypeDateTime
-			cv.decimals = fsp(tp, tme.ColumnMeta[i])
+			cv.Type = change.TypeDateTime
+			cv.Decimals = fsp(tp, tme.ColumnMeta[i])
 		case mysql.MYSQL_TYPE_TIME, mysql.MYSQL_TYPE_TIME2:
-			cv.typ = change.TypeTime
-			cv.decimals = fsp(tp, tme.ColumnMeta[i])
+			cv.Type = change.TypeTime
+			cv.Decimals = fsp(tp, tme.ColumnMeta[i])
 		case mysql.MYSQL_TYPE_DATE, mysql.MYSQL_TYPE_NEWDATE:
-			cv.typ = change.TypeDate
+			cv.Type = change.TypeDate
 		case mysql.MYSQL_TYPE_YEAR:
-			cv.typ = change.TypeYear
+			cv.Type = change.TypeYear
 		case mysql.MYSQL_TYPE_ENUM:
-			cv.typ = change.TypeEnum
-			cv.members = enums[i]
-			if cv.members == nil && ic != nil {
-				cv.members = ic.Values
+			cv.Type = change.TypeEnum
+			cv.Members = enums[i]
+			if cv.Members == nil && ic != nil {
+				cv.Members = ic.Values
 			}
 		case mysql.MYSQL_TYPE_SET:
-			cv.typ = change.TypeSet
-			cv.members = sets[i]
-			if cv.members == nil && ic != nil {
-				cv.members = ic.Values
+			cv.Type = change.TypeSet
+			cv.Members = sets[i]
+			if cv.Members == nil && ic != nil {
+				cv.Members = ic.Values
 			}
 		case mysql.MYSQL_TYPE_JSON:
-			cv.typ = change.TypeJSON
+			cv.Type = change.TypeJSON
 		case mysql.MYSQL_TYPE_GEOMETRY:
-			cv.typ = change.TypeGeometry
+			cv.Type = change.TypeGeometry
 		case mysql.MYSQL_TYPE_VECTOR:
-			cv.typ = change.TypeBinary
+			cv.Type = change.TypeBinary
 		case mysql.MYSQL_TYPE_STRING:
-			cv.typ = change.TypeString
+			cv.Type = change.TypeString
 			if isBinary {
-				cv.typ = change.TypeBinary
-				cv.padTo = length
+				cv.Type = change.TypeBinary
+				cv.PadTo = length
 			}
 		case mysql.MYSQL_TYPE_VARCHAR, mysql.MYSQL_TYPE_VAR_STRING, mysql.MYSQL_TYPE_BLOB,
 			mysql.MYSQL_TYPE_TINY_BLOB, mysql.MYSQL_TYPE_MEDIUM_BLOB, mysql.MYSQL_TYPE_LONG_BLOB:
-			cv.typ = change.TypeString
+			cv.Type = change.TypeString
 			if isBinary {
-				cv.typ = change.TypeBinary
+				cv.Type = change.TypeBinary
 			}
 		default:
 			return nil, fmt.Errorf("%w: %s.%s column %s has binlog type %d, which dts cannot decode", ErrUnsupported, db, name, names[i], tp)
 		}
-		if cv.typ == change.TypeString && ic != nil && ic.Type == change.TypeJSON {
-			cv.typ = change.TypeJSON
+		if cv.Type == change.TypeString && ic != nil && ic.Type == change.TypeJSON {
+			cv.Type = change.TypeJSON
 		}
-		if !full && ic != nil && !compatible(cv.typ, ic.Type) {
-			return nil, fmt.Errorf("%w: %s.%s column %d (%s) is %s in the binlog but %s now, and the binlog carries no column names; set binlog_row_metadata = FULL on the source", ErrUnsupported, db, name, i+1, names[i], cv.typ, ic.Type)
+		if !full && ic != nil && !compatible(cv.Type, ic.Type) {
+			return nil, fmt.Errorf("%w: %s.%s column %d (%s) is %s in the binlog but %s now, and the binlog carries no column names; set binlog_row_metadata = FULL on the source", ErrUnsupported, db, name, i+1, names[i], cv.Type, ic.Type)
 		}
-		col.Type = cv.typ
-		col.Unsigned = cv.unsigned
-		col.Decimals = cv.decimals
+		col.Type = cv.Type
+		col.Unsigned = cv.Unsigned
+		col.Decimals = cv.Decimals
 		switch {
-		case cv.typ == change.TypeJSON:
+		case cv.Type == change.TypeJSON:
 			col.CaseInsensitive = false // JSON compares as binary text (MariaDB: utf8mb4_bin)
 		case hasColl:
 			col.CaseInsensitive = collationCI(coll)
 		case ic != nil:
 			col.CaseInsensitive = ic.CaseInsensitive
-		case cv.typ == change.TypeString || cv.typ == change.TypeEnum || cv.typ == change.TypeSet:
+		case cv.Type == change.TypeString || cv.Type == change.TypeEnum || cv.Type == change.TypeSet:
 			col.CaseInsensitive = true
 		}
-		if hasColl && (cv.typ == change.TypeString || cv.typ == change.TypeJSON) {
-			cv.text = decoderFor(coll)
+		if hasColl && (cv.Type == change.TypeString || cv.Type == change.TypeJSON) {
+			cv.Text = decoderFor(coll)
 		}
-		if hasColl && cv.members != nil {
+		if hasColl && cv.Members != nil {
 			if dec := decoderFor(coll); dec != nil {
-				cv.members = decodeAll(dec, cv.members)
+				cv.Members = decodeAll(dec, cv.Members)
 			}
 		}
 	}
@@ -317,37 +308,6 @@ func compatible(a, b change.ColumnType) bool {
 	return text(a) && text(b)
 }
 
-// formatTime writes "2006-01-02 15:04:05" with dec fraction digits, without fmt.
-func formatTime(t time.Time, dec int) string {
-	var b [26]byte
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	put := func(i, v, n int) {
-		for j := i + n - 1; j >= i; j-- {
-			b[j] = byte('0' + v%10)
-			v /= 10
-		}
-	}
-	put(0, year, 4)
-	b[4] = '-'
-	put(5, int(month), 2)
-	b[7] = '-'
-	put(8, day, 2)
-	b[10] = ' '
-	put(11, hour, 2)
-	b[13] = ':'
-	put(14, minute, 2)
-	b[16] = ':'
-	put(17, sec, 2)
-	n := 19
-	if dec > 0 {
-		b[19] = '.'
-		put(20, t.Nanosecond()/1000, 6)
-		n = 20 + dec
-	}
-	return string(b[:n])
-}
-
 func decodeAll(enc encoding.Encoding, in []string) []string {
 	out := make([]string, len(in))
 	for i, s := range in {
@@ -369,153 +329,16 @@ func (ts *tableState) normalize(row []any) error {
 		if v == nil {
 			continue
 		}
-		c := &ts.cols[i]
-		nv, ok := c.convert(v)
-		if !ok {
-			return fmt.Errorf("%s.%s column %s: unexpected %T value for a %s column", ts.table.Schema, ts.table.Name, ts.table.Columns[i].Name, v, c.typ)
+		nv, err := ts.cols[i].Normalize(v)
+		if err != nil {
+			return fmt.Errorf("%s.%s column %s: %w", ts.table.Schema, ts.table.Name, ts.table.Columns[i].Name, err)
 		}
 		row[i] = nv
 	}
 	return nil
 }
 
-func (c *colConv) convert(v any) (any, bool) {
-	switch c.typ {
-	case change.TypeInt:
-		return intValue(v, c.unsigned, c.bits)
-	case change.TypeFloat, change.TypeDecimal:
-		return v, true
-	case change.TypeYear:
-		switch x := v.(type) {
-		case int:
-			return int64(x), true
-		case int64:
-			return x, true
-		}
-		return nil, false
-	case change.TypeBit:
-		switch x := v.(type) {
-		case int64:
-			return uint64(x), true
-		case uint64:
-			return x, true
-		}
-		return nil, false
-	case change.TypeDate:
-		return v, true
-	case change.TypeDateTime, change.TypeTimestamp:
-		switch x := v.(type) {
-		case time.Time:
-			return formatTime(x.UTC(), c.decimals), true
-		case string: // zero and partial dates ("0000-00-00 00:00:00")
-			return change.Frac(x, c.decimals), true
-		}
-		return nil, false
-	case change.TypeTime:
-		s, ok := v.(string)
-		if !ok {
-			return nil, false
-		}
-		return change.Frac(s, c.decimals), true
-	case change.TypeEnum:
-		idx, ok := v.(int64)
-		if !ok {
-			return nil, false
-		}
-		switch {
-		case idx == 0:
-			return "", true // MySQL's "invalid value" member
-		case int(idx) <= len(c.members):
-			return c.members[idx-1], true
-		}
-		return strconv.FormatInt(idx, 10), true
-	case change.TypeSet:
-		bits, ok := v.(int64)
-		if !ok {
-			return nil, false
-		}
-		if c.members == nil {
-			return strconv.FormatInt(bits, 10), true
-		}
-		var b strings.Builder
-		for i, m := range c.members {
-			if bits&(1<<uint(i)) != 0 {
-				if b.Len() > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(m)
-			}
-		}
-		return b.String(), true
-	case change.TypeString, change.TypeJSON:
-		var s string
-		switch x := v.(type) {
-		case string:
-			s = x
-		case []byte:
-			s = unsafe.String(unsafe.SliceData(x), len(x))
-		default:
-			return nil, false
-		}
-		if c.text != nil {
-			if u, err := c.text.NewDecoder().String(s); err == nil {
-				s = u
-			}
-		}
-		return s, true
-	case change.TypeBinary, change.TypeGeometry:
-		var b []byte
-		switch x := v.(type) {
-		case []byte:
-			b = x
-		case string:
-			b = unsafe.Slice(unsafe.StringData(x), len(x))
-		default:
-			return nil, false
-		}
-		if c.padTo > len(b) {
-			p := make([]byte, c.padTo)
-			copy(p, b)
-			b = p
-		}
-		return b, true
-	}
-	return nil, false
-}
-
 var intBits = map[byte]uint{
 	mysql.MYSQL_TYPE_TINY: 8, mysql.MYSQL_TYPE_SHORT: 16, mysql.MYSQL_TYPE_INT24: 24,
 	mysql.MYSQL_TYPE_LONG: 32, mysql.MYSQL_TYPE_LONGLONG: 64,
-}
-
-func intValue(v any, unsigned bool, bits uint) (any, bool) {
-	var s int64
-	switch x := v.(type) {
-	case int8:
-		s = int64(x)
-	case int16:
-		s = int64(x)
-	case int32:
-		s = int64(x)
-	case int64:
-		s = x
-	case uint8:
-		return uint64(x), true
-	case uint16:
-		return uint64(x), true
-	case uint32:
-		return uint64(x), true
-	case uint64:
-		return x, true
-	default:
-		return nil, false
-	}
-	if !unsigned {
-		return s, true
-	}
-	u := uint64(s)
-	if bits > 0 && bits < 64 {
-		u &= 1<<bits - 1
-	}
-	return u, true
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/change"
@@ -23,7 +24,9 @@ import (
 // entries are rebuilt on demand.
 const maxCache = 4096
 
-// Set is a task's compiled filters. Not safe for concurrent use (one pipeline goroutine uses it).
+// Set is a task's compiled filters, compiled once per spec. Not safe for concurrent use (the
+// pipeline's goroutine filters rows with it); Scope gives the table selection to other
+// goroutines.
 type Set struct {
 	filters []*compiled
 	dbs     map[string]struct{}
@@ -143,6 +146,29 @@ func (s *Set) Table(db, table string) bool {
 	s.scope[key] = in
 	return in
 }
+
+// Scope is a Set's table selection, safe for concurrent use: the binlog reader consults it from
+// its own goroutines while the pipeline filters rows with the Set. It shares the compiled
+// filters and keeps a cache of its own.
+type Scope struct {
+	mu sync.Mutex
+	s  *Set
+}
+
+// Scope returns the table selection of s.
+func (s *Set) Scope() *Scope {
+	return &Scope{s: &Set{filters: s.filters, dbs: s.dbs, scope: make(map[tableKey]bool), tables: make(map[*change.Table]*binding)}}
+}
+
+// Table reports whether any filter selects table of database db.
+func (sc *Scope) Table(db, table string) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.s.Table(db, table)
+}
+
+// Database reports whether any filter names database db.
+func (sc *Scope) Database(db string) bool { return sc.s.Database(db) }
 
 // Unmatched returns the indexes of the filters that select none of the tables, in filter order.
 func (s *Set) Unmatched(tables []api.TableRef) []int {

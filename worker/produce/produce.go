@@ -88,8 +88,9 @@ type Producer struct {
 	inflight     atomic.Int64
 	lastProgress atomic.Int64 // unix nanoseconds of the last ack, or of a send after none was in flight
 
-	failOnce sync.Once
-	failed   chan struct{}
+	failOnce  sync.Once
+	closeOnce sync.Once
+	failed    chan struct{}
 	err      error
 	done     chan struct{}
 }
@@ -461,18 +462,25 @@ func (p *Producer) deliveryError(e *sarama.ProducerError) error {
 // Close flushes what is queued and waits for the results until ctx ends; then it cuts the
 // connections, so what is still queued fails at once instead of being sent late. It returns
 // the first delivery failure.
+// Calling it again waits for the first call's work and returns the same.
 func (p *Producer) Close(ctx context.Context) error {
-	p.ap.AsyncClose()
+	first := false
+	p.closeOnce.Do(func() {
+		first = true
+		p.ap.AsyncClose()
+	})
 	select {
 	case <-p.done:
 	case <-ctx.Done():
 		p.fail(fmt.Errorf("%w: stopped before Kafka acknowledged every message: %w", ErrDelivery, context.Cause(ctx)))
 		<-p.done
 	}
-	if p.admin != nil {
-		p.admin.Close() // closes the client too
-	} else {
-		p.client.Close()
+	if first {
+		if p.admin != nil {
+			p.admin.Close() // closes the client too
+		} else {
+			p.client.Close()
+		}
 	}
 	return p.Err()
 }

@@ -1,13 +1,21 @@
 package produce_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/rand"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/dtsrepl/dts/internal/testenv"
 	"github.com/dtsrepl/dts/worker/produce"
@@ -89,4 +97,176 @@ func TestHostileBroker(t *testing.T) {
 	if n > 64<<20 {
 		t.Fatalf("a hostile broker made the producer allocate %d MiB", n>>20)
 	}
+}
+
+// acker counts acknowledgements.
+type acker struct{ n atomic.Int64 }
+
+func (a *acker) Ack() { a.n.Add(1) }
+
+type origin string
+
+func (o origin) String() string { return string(o) }
+
+func newProducer(t *testing.T, k *testenv.Kafka, cfg produce.Config) *produce.Producer {
+	t.Helper()
+	cfg.Brokers = k.Addrs
+	p, err := produce.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Abort)
+	return p
+}
+
+// TestInFlightBudget: Send waits while the bytes sent and not acknowledged reach the budget, so
+// a reader cannot outrun the cluster, and goes on once Kafka acknowledges.
+func TestInFlightBudget(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	hold := make(chan struct{})
+	var once sync.Once
+	k.Cluster.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		k.Cluster.KeepControl()
+		<-hold // answer nothing until released
+		return nil, nil, false
+	})
+	release := func() { once.Do(func() { close(hold) }) }
+	t.Cleanup(release)
+	p := newProducer(t, k, produce.Config{MaxInFlightBytes: 4096})
+	var a acker
+	value := make([]byte, 1000)
+	sent := 0
+	for ; sent < 10; sent++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		err := p.Send(ctx, "budget", nil, value, 0, &a, origin("t"))
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sent == 0 || sent >= 10 {
+		t.Fatalf("%d messages of 1000 bytes went out with a 4096-byte budget before Send waited", sent)
+	}
+	release()
+	if err := p.Send(context.Background(), "budget", nil, value, 0, &a, origin("t")); err != nil {
+		t.Fatalf("Send after the acknowledgements: %v", err)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.n.Load(); got != int64(sent+1) {
+		t.Fatalf("%d acknowledgements for %d messages", got, sent+1)
+	}
+}
+
+// TestOrderUnderRetries sends numbered messages to one partition while the broker rejects
+// produce requests at random with a retriable error: they arrive once each, in order.
+func TestOrderUnderRetries(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	var mu sync.Mutex
+	rnd := rand.New(rand.NewSource(1))
+	rejected := 0
+	k.Cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		k.Cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		if rnd.Intn(3) != 0 {
+			return nil, nil, false
+		}
+		rejected++
+		return produceError(req.(*kmsg.ProduceRequest), 6), nil, true // NOT_LEADER_OR_FOLLOWER
+	})
+	p := newProducer(t, k, produce.Config{})
+	var a acker
+	const n = 2000
+	for i := range n {
+		if err := p.Send(context.Background(), "order", nil, []byte(strconv.Itoa(i)), 0, &a, origin("t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As the worker does: wait for the acknowledgements, then close. (sarama fails messages it
+	// is retrying when it is closed under them.)
+	for deadline := time.Now().Add(time.Minute); a.n.Load() < n && p.Err() == nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged", a.n.Load(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	recs := k.Read(t, "order")
+	if len(recs) != n {
+		t.Fatalf("%d records for %d messages (%d requests rejected)", len(recs), n, rejected)
+	}
+	for i, r := range recs {
+		if string(r.Value) != strconv.Itoa(i) {
+			t.Fatalf("record %d is message %s", i, r.Value)
+		}
+	}
+	if rejected == 0 {
+		t.Fatal("no request was rejected: the test exercised nothing")
+	}
+}
+
+// TestNothingAfterAFailure: once a message fails, no message sent after it reaches Kafka — the
+// producer cuts its connections at once — so per partition what Kafka has is a prefix of what
+// was sent, and resending from the failed message keeps the order.
+func TestNothingAfterAFailure(t *testing.T) {
+	k := testenv.StartKafka(t, 1)
+	var mu sync.Mutex
+	requests := 0
+	k.Cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		k.Cluster.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		if requests != 5 {
+			return nil, nil, false
+		}
+		return produceError(req.(*kmsg.ProduceRequest), -1), nil, true // UNKNOWN_SERVER_ERROR: not retried
+	})
+	p := newProducer(t, k, produce.Config{})
+	var a acker
+	sent := 0
+	for i := range 5000 {
+		if err := p.Send(context.Background(), "prefix", nil, []byte(strconv.Itoa(i)), 0, &a, origin("t")); err != nil {
+			break
+		}
+		sent++
+	}
+	_ = p.Close(context.Background())
+	if p.Err() == nil {
+		t.Fatal("no delivery failed: the test exercised nothing")
+	}
+	recs := k.Read(t, "prefix")
+	for i, r := range recs {
+		if string(r.Value) != strconv.Itoa(i) {
+			t.Fatalf("record %d is message %s: a message sent after the failed one reached Kafka", i, r.Value)
+		}
+	}
+	if int64(len(recs)) != a.n.Load() {
+		t.Fatalf("%d records, %d acknowledged", len(recs), a.n.Load())
+	}
+	t.Logf("%d sent, %d in Kafka before the failure: %v", sent, len(recs), p.Err())
+}
+
+// produceError answers every partition of req with code.
+func produceError(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

@@ -109,7 +109,7 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 	if err != nil {
 		return err
 	}
-	ct := desc.Change()
+	tb := &copied{desc: desc, ct: desc.Change(), norms: normalizers(desc)}
 	cols := make([]string, len(desc.Columns))
 	for i, col := range desc.Columns {
 		cols[i] = quote(col.Name)
@@ -120,7 +120,7 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 		// No primary or NOT NULL unique key to page by: one pass over the whole table. A copy
 		// killed here restarts this table from its first row.
 		q := "SELECT " + strings.Join(cols, ",") + from
-		_, _, err := c.chunk(ctx, q, nil, desc, ct, p, sink)
+		_, _, err := c.chunk(ctx, q, nil, tb, p, sink)
 		return err
 	}
 	var last []any
@@ -167,7 +167,7 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 			}
 			stmt = next
 		}
-		lastRow, n, err := c.chunk(ctx, q, stmt, desc, ct, p, sink, args...)
+		lastRow, n, err := c.chunk(ctx, q, stmt, tb, p, sink, args...)
 		if err != nil {
 			return err
 		}
@@ -188,7 +188,16 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 
 // chunk runs one query (prepared when stmt is set) and passes its rows to the sink. It returns
 // the last row read and how many there were.
-func (c *Copier) chunk(ctx context.Context, q string, stmt *client.Stmt, desc *schema.Table, ct *change.Table, p *api.SnapshotProgress, sink Sink, args ...any) (change.Row, int, error) {
+// copied is a table being copied: its definition, the worker's view of it, and how its values
+// are normalized.
+type copied struct {
+	desc  *schema.Table
+	ct    *change.Table
+	norms []change.Normalizer
+}
+
+func (c *Copier) chunk(ctx context.Context, q string, stmt *client.Stmt, tb *copied, p *api.SnapshotProgress, sink Sink, args ...any) (change.Row, int, error) {
+	desc, ct := tb.desc, tb.ct
 	now := c.Now()
 	var last change.Row
 	n := 0
@@ -196,7 +205,7 @@ func (c *Copier) chunk(ctx context.Context, q string, stmt *client.Stmt, desc *s
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		row, err := convertRow(fields, desc)
+		row, err := convertRow(fields, desc, tb.norms)
 		if err != nil {
 			return fmt.Errorf("copy %s.%s: %w", desc.Schema, desc.Name, err)
 		}
@@ -242,87 +251,47 @@ func after(cols []string) string {
 
 func quote(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
 
-// convertRow turns a result row into change.Row values equal to what the binlog reader makes of
-// the same row, so a key or partition is the same whichever way the row arrived.
-func convertRow(fields []mysql.FieldValue, desc *schema.Table) (change.Row, error) {
+// normalizers returns how the copy normalizes each column of desc: with the same code as the
+// binlog reader (change.Normalizer), fed the result set's values, so a key or partition is the
+// same whichever way the row arrived.
+func normalizers(desc *schema.Table) []change.Normalizer {
+	out := make([]change.Normalizer, len(desc.Columns))
+	for i, c := range desc.Columns {
+		// The connection's charset is utf8mb4 (the server converts text) and MySQL pads
+		// BINARY(n) and names ENUM and SET members itself. The result set's buffer is reused
+		// row after row: no aliasing.
+		out[i] = change.Normalizer{Type: c.Type, Unsigned: c.Unsigned, Float32: c.DataType == "float", Decimals: c.Decimals}
+	}
+	return out
+}
+
+// convertRow turns a result row into change.Row values.
+func convertRow(fields []mysql.FieldValue, desc *schema.Table, norms []change.Normalizer) (change.Row, error) {
 	if len(fields) != len(desc.Columns) {
 		return nil, fmt.Errorf("query returned %d columns, table has %d", len(fields), len(desc.Columns))
 	}
 	row := make(change.Row, len(fields))
 	for i := range fields {
-		v, err := convert(&fields[i], &desc.Columns[i])
+		var raw any
+		switch f := &fields[i]; f.Type {
+		case mysql.FieldValueTypeNull:
+			continue
+		case mysql.FieldValueTypeSigned:
+			raw = f.AsInt64()
+		case mysql.FieldValueTypeUnsigned:
+			raw = f.AsUint64()
+		case mysql.FieldValueTypeFloat:
+			raw = f.AsFloat64()
+		default:
+			raw = f.AsString()
+		}
+		v, err := norms[i].Normalize(raw)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", desc.Columns[i].Name, err)
 		}
 		row[i] = v
 	}
 	return row, nil
-}
-
-func convert(f *mysql.FieldValue, c *schema.Column) (any, error) {
-	switch f.Type {
-	case mysql.FieldValueTypeNull:
-		return nil, nil
-	case mysql.FieldValueTypeSigned:
-		v := f.AsInt64()
-		switch c.Type {
-		case change.TypeBit:
-			return uint64(v), nil
-		case change.TypeInt:
-			if c.Unsigned {
-				return uint64(v), nil
-			}
-		}
-		return v, nil
-	case mysql.FieldValueTypeUnsigned:
-		v := f.AsUint64()
-		if c.Type == change.TypeInt && !c.Unsigned {
-			return int64(v), nil
-		}
-		if c.Type == change.TypeYear {
-			return int64(v), nil
-		}
-		return v, nil
-	case mysql.FieldValueTypeFloat:
-		v := f.AsFloat64()
-		if c.DataType == "float" {
-			return float32(v), nil
-		}
-		return v, nil
-	}
-	b := f.AsString()
-	switch c.Type {
-	case change.TypeBinary, change.TypeGeometry:
-		out := make([]byte, len(b))
-		copy(out, b)
-		return out, nil
-	case change.TypeBit:
-		var u uint64
-		for _, x := range b {
-			u = u<<8 | uint64(x)
-		}
-		return u, nil
-	case change.TypeInt:
-		if c.Unsigned {
-			return strconv.ParseUint(string(b), 10, 64)
-		}
-		return strconv.ParseInt(string(b), 10, 64)
-	case change.TypeYear:
-		return strconv.ParseInt(string(b), 10, 64)
-	case change.TypeFloat:
-		bits := 64
-		if c.DataType == "float" {
-			bits = 32
-		}
-		v, err := strconv.ParseFloat(string(b), bits)
-		if bits == 32 {
-			return float32(v), err
-		}
-		return v, err
-	case change.TypeDateTime, change.TypeTimestamp, change.TypeTime:
-		return change.Frac(string(b), c.Decimals), nil
-	}
-	return string(b), nil
 }
 
 // encodeKey stores a chunk key in the checkpoint: numbers as numbers, text as strings, bytes
