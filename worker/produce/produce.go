@@ -91,8 +91,8 @@ type Producer struct {
 	failOnce  sync.Once
 	closeOnce sync.Once
 	failed    chan struct{}
-	err      error
-	done     chan struct{}
+	err       error
+	done      chan struct{}
 }
 
 type topicLimit struct {
