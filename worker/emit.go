@@ -27,7 +27,8 @@ import (
 // read from others.
 type emitter struct {
 	rows      *filter.Set
-	enc       *encode.Encoder
+	enc       *encode.Encoder // the dts key, which routing hashes whatever the format
+	format    messageFormat
 	router    *route.Router
 	limit     *rateLimit
 	prod      *produce.Producer
@@ -35,7 +36,7 @@ type emitter struct {
 	oversized string // kafka.oversized_rows
 	log       *slog.Logger
 	metrics   *metrics
-	kinds     [change.DDL + 1]interface{ Inc() }
+	kinds     [change.CopyEnd + 1]interface{ Inc() }
 
 	// start is where streaming starts: the checkpoint position while the copy runs.
 	start binlog.Pos
@@ -46,7 +47,6 @@ type emitter struct {
 	batch   *track.Batch[Checkpoint]
 	pending *change.Event
 	kbuf    []byte
-	vbuf    []byte
 
 	lastCommit  atomic.Int64 // unix nanoseconds when the reader last passed a commit
 	lastIdle    atomic.Int64 // unix nanoseconds of the last heartbeat
@@ -90,7 +90,9 @@ func (e *emitter) Idle(context.Context) { e.lastIdle.Store(time.Now().UnixNano()
 
 // Row implements snapshot.Sink.
 func (e *emitter) Row(ctx context.Context, ev *change.Event) error {
-	e.metrics.snapshotRows.Inc()
+	if ev.Kind == change.Snapshot {
+		e.metrics.snapshotRows.Inc()
+	}
 	keep, err := e.keep(ev)
 	if err != nil || !keep {
 		return err
@@ -138,27 +140,37 @@ func (e *emitter) keep(ev *change.Event) (bool, error) {
 	return keep, nil
 }
 
-// send encodes, routes and sends one change in the current batch.
+// messageFormat writes the messages of a change in the task's format (kafka.format).
+type messageFormat interface {
+	// Encode calls send for each message ev makes, in order: its key (nil: none) and value (nil:
+	// a tombstone). key is the change's dts key (nil when its table has no primary key). The
+	// slices may be reused once send returns.
+	Encode(ev *change.Event, key []byte, send func(key, value []byte) error) error
+}
+
+// send encodes and routes one change and sends its messages in the current batch.
 func (e *emitter) send(ctx context.Context, ev *change.Event) error {
-	if ev.Kind != change.DDL && ev.Table != nil {
+	if ev.Kind.Rows() {
 		if col := e.enc.KeyExcluded(ev.Table); col != "" {
 			return permanent(fmt.Errorf("kafka.exclude_columns excludes %s, which is part of the primary key of %s: the message key carries the primary key, so its values would still reach Kafka. Remove %s from exclude_columns, or stream the table with another task that excludes no key column", col, ev.Table, col))
 		}
 	}
 	key, hasKey := e.enc.Key(e.kbuf[:0], ev)
 	e.kbuf = key
-	val := e.enc.Value(e.vbuf[:0], ev)
-	e.vbuf = val
 	topic, hash := e.router.Route(ev, key)
 	if topic == "" {
 		return nil // a database-level DDL when topics are per table
 	}
-	n := 0
-	if hasKey {
-		n = len(key)
+	if !hasKey {
+		key = nil
 	}
-	if size := produce.Size(key[:n], val); size > e.prod.Limit(topic) {
-		return e.tooLarge(ev, topic, key[:n], size)
+	return e.format.Encode(ev, key, func(k, v []byte) error { return e.deliver(ctx, ev, topic, hash, k, v) })
+}
+
+// deliver sends one message in the current batch.
+func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, hash uint32, key, val []byte) error {
+	if size := produce.Size(key, val); size > e.prod.Limit(topic) {
+		return e.tooLarge(ev, topic, key, size)
 	}
 	if err := e.limit.wait(ctx); err != nil {
 		return err
@@ -167,15 +179,19 @@ func (e *emitter) send(ctx context.Context, ev *change.Event) error {
 		e.batch = e.tracker.Open()
 	}
 	// One allocation for both: sarama keeps them until the message is acknowledged.
+	n := len(key)
 	buf := make([]byte, n+len(val))
-	copy(buf, key[:n])
+	copy(buf, key)
 	copy(buf[n:], val)
-	var k []byte
-	if hasKey {
+	var k, v []byte
+	if key != nil {
 		k = buf[:n]
 	}
+	if val != nil {
+		v = buf[n:]
+	}
 	e.batch.Add()
-	if err := e.prod.Send(ctx, topic, k, buf[n:], hash, e.batch, ev.Table); err != nil {
+	if err := e.prod.Send(ctx, topic, k, v, hash, e.batch, ev.Table); err != nil {
 		return err
 	}
 	e.sent++

@@ -127,9 +127,11 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	enc := encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns})
 	e := &emitter{
 		rows:      rows,
-		enc:       encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns}),
+		enc:       enc,
+		format:    &encode.DTS{Enc: enc},
 		router:    route.New(spec.Kafka),
 		limit:     p.limit,
 		prod:      prod,
@@ -143,7 +145,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if start.Copy != nil && start.Copy.Done {
 		e.copied = start.Copy
 	}
-	for k := change.Insert; k <= change.DDL; k++ {
+	for k := change.Insert; k <= change.CopyEnd; k++ {
 		e.kinds[k] = p.metrics.rows.WithLabelValues(k.String())
 	}
 	p.report.healthy()

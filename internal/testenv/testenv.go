@@ -19,7 +19,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
+
+// leakOptions are the goroutines that outlive the tests by design: libraries' process-wide
+// background work, not ours.
+var leakOptions = []goleak.Option{
+	// go-metrics (used by sarama) ticks meters from one process-wide goroutine.
+	goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+	// HTTP keep-alive connections of clients (Consul, Nomad) idle in the pool until they time
+	// out.
+	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+	goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+	// sarama's circuit breaker, once opened, sleeps out its timeout (10s) in a goroutine of its
+	// own and then ends.
+	goleak.IgnoreAnyFunction("github.com/eapache/go-resiliency/breaker.(*Breaker).timer"),
+}
 
 // RepoRoot is the root of the dts source tree (the directory holding go.mod).
 func RepoRoot() string {
@@ -281,6 +298,13 @@ func Build(t testing.TB, pkg string) string {
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
+	if code == 0 {
+		// Every test stopped what it started: no goroutine of ours may outlive the tests.
+		if err := goleak.Find(leakOptions...); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left running after the tests: %v\n", err)
+			code = 1
+		}
+	}
 	buildMu.Lock()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)

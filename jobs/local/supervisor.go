@@ -21,7 +21,8 @@ type restartPolicy struct {
 
 var defaultPolicy = restartPolicy{min: time.Second, max: 30 * time.Second, reset: time.Minute}
 
-func (p restartPolicy) backoff() *backoff.Backoff { return backoff.New(p.min, p.max) }
+// backoff has no jitter: one process restarts its own workers, nobody to spread out from.
+func (p restartPolicy) backoff() *backoff.Backoff { return &backoff.Backoff{Min: p.min, Max: p.max} }
 
 // Phases of a supervisor, as Jobs reports them.
 const (

@@ -18,7 +18,15 @@ const (
 	Delete
 	Snapshot // a row copied by the initial snapshot
 	DDL      // a schema change; Event.SQL holds the statement
+	// CopyBegin and CopyEnd frame the rows the initial copy reads of one table (Event.Table),
+	// for formats that mark them (Maxwell's bootstrap-start and bootstrap-complete). They carry
+	// no row.
+	CopyBegin
+	CopyEnd
 )
+
+// Rows reports whether changes of kind k carry a row.
+func (k Kind) Rows() bool { return k >= Insert && k <= Snapshot }
 
 // String is the "type" of the message.
 func (k Kind) String() string {
@@ -33,6 +41,10 @@ func (k Kind) String() string {
 		return "snapshot"
 	case DDL:
 		return "ddl"
+	case CopyBegin:
+		return "copy-begin"
+	case CopyEnd:
+		return "copy-end"
 	}
 	return "unknown"
 }

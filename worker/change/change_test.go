@@ -14,8 +14,10 @@ func TestKindString(t *testing.T) {
 		{Delete, "delete"},
 		{Snapshot, "snapshot"},
 		{DDL, "ddl"},
+		{CopyBegin, "copy-begin"},
+		{CopyEnd, "copy-end"},
 		{0, "unknown"},
-		{DDL + 1, "unknown"},
+		{CopyEnd + 1, "unknown"},
 	}
 	for _, tt := range tests {
 		if got := tt.kind.String(); got != tt.want {

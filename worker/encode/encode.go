@@ -219,7 +219,7 @@ func (e *Encoder) Key(dst []byte, ev *change.Event) ([]byte, bool) {
 	if t == nil {
 		return dst, false
 	}
-	if ev.Kind == change.DDL {
+	if !ev.Kind.Rows() {
 		dst = append(dst, `{"database":`...)
 		dst = AppendString(dst, t.Schema)
 		dst = append(dst, `,"table":`...)
@@ -388,4 +388,20 @@ func Equal(a, b any) bool {
 		return ok && x == y
 	}
 	return false
+}
+
+// DTS is the dts message format (kafka.format "dts", the default): one message per row change
+// or DDL, keyed by the Key, valued by the Value; the copy's table boundaries make no message.
+type DTS struct {
+	Enc  *Encoder
+	vbuf []byte
+}
+
+// Encode implements the worker's message format.
+func (d *DTS) Encode(ev *change.Event, key []byte, send func(key, value []byte) error) error {
+	if !ev.Kind.Rows() && ev.Kind != change.DDL {
+		return nil
+	}
+	d.vbuf = d.Enc.Value(d.vbuf[:0], ev)
+	return send(key, d.vbuf)
 }

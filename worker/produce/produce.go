@@ -326,7 +326,9 @@ func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, ha
 	if key != nil {
 		env.msg.Key = sarama.ByteEncoder(key)
 	}
-	env.msg.Value = sarama.ByteEncoder(value)
+	if value != nil { // nil stays nil: a tombstone
+		env.msg.Value = sarama.ByteEncoder(value)
+	}
 	env.msg.Metadata = env
 	if p.inflight.Add(1) == 1 {
 		p.lastProgress.Store(time.Now().UnixNano())

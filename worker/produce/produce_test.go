@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/rand"
 	"net"
 	"runtime"
 	"strconv"
@@ -166,48 +165,45 @@ func TestInFlightBudget(t *testing.T) {
 // produce requests at random with a retriable error: they arrive once each, in order.
 func TestOrderUnderRetries(t *testing.T) {
 	k := testenv.StartKafka(t, 1)
-	var mu sync.Mutex
-	rnd := rand.New(rand.NewSource(1))
-	rejected := 0
+	var requests, rejected atomic.Int64
 	k.Cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		k.Cluster.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		if rnd.Intn(3) != 0 {
+		if requests.Add(1)%3 != 0 {
 			return nil, nil, false
 		}
-		rejected++
+		rejected.Add(1)
 		return produceError(req.(*kmsg.ProduceRequest), 6), nil, true // NOT_LEADER_OR_FOLLOWER
 	})
 	p := newProducer(t, k, produce.Config{})
 	var a acker
-	const n = 2000
-	for i := range n {
-		if err := p.Send(context.Background(), "order", nil, []byte(strconv.Itoa(i)), 0, &a, origin("t")); err != nil {
-			t.Fatal(err)
+	const bursts, each = 20, 100
+	for b := range bursts {
+		for i := range each {
+			if err := p.Send(context.Background(), "order", nil, []byte(strconv.Itoa(b*each+i)), 0, &a, origin("t")); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	// As the worker does: wait for the acknowledgements, then close. (sarama fails messages it
-	// is retrying when it is closed under them.)
-	for deadline := time.Now().Add(time.Minute); a.n.Load() < n && p.Err() == nil; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged", a.n.Load(), n)
+		// As the worker does before closing: wait for the acknowledgements. (Bursts make many
+		// requests, so many are rejected.)
+		for deadline := time.Now().Add(time.Minute); a.n.Load() < int64((b+1)*each) && p.Err() == nil; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d acknowledged", a.n.Load(), (b+1)*each)
+			}
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	recs := k.Read(t, "order")
-	if len(recs) != n {
-		t.Fatalf("%d records for %d messages (%d requests rejected)", len(recs), n, rejected)
+	if len(recs) != bursts*each {
+		t.Fatalf("%d records for %d messages (%d requests rejected)", len(recs), bursts*each, rejected.Load())
 	}
 	for i, r := range recs {
 		if string(r.Value) != strconv.Itoa(i) {
 			t.Fatalf("record %d is message %s", i, r.Value)
 		}
 	}
-	if rejected == 0 {
+	if rejected.Load() == 0 {
 		t.Fatal("no request was rejected: the test exercised nothing")
 	}
 }
@@ -217,14 +213,10 @@ func TestOrderUnderRetries(t *testing.T) {
 // was sent, and resending from the failed message keeps the order.
 func TestNothingAfterAFailure(t *testing.T) {
 	k := testenv.StartKafka(t, 1)
-	var mu sync.Mutex
-	requests := 0
+	var failNext atomic.Bool
 	k.Cluster.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		k.Cluster.KeepControl()
-		mu.Lock()
-		defer mu.Unlock()
-		requests++
-		if requests != 5 {
+		if !failNext.CompareAndSwap(true, false) {
 			return nil, nil, false
 		}
 		return produceError(req.(*kmsg.ProduceRequest), -1), nil, true // UNKNOWN_SERVER_ERROR: not retried
@@ -232,12 +224,22 @@ func TestNothingAfterAFailure(t *testing.T) {
 	p := newProducer(t, k, produce.Config{})
 	var a acker
 	sent := 0
-	for i := range 5000 {
-		if err := p.Send(context.Background(), "prefix", nil, []byte(strconv.Itoa(i)), 0, &a, origin("t")); err != nil {
-			break
+	send := func(n int) {
+		for range n {
+			if err := p.Send(context.Background(), "prefix", nil, []byte(strconv.Itoa(sent)), 0, &a, origin("t")); err != nil {
+				return
+			}
+			sent++
 		}
-		sent++
 	}
+	send(100)
+	for deadline := time.Now().Add(time.Minute); a.n.Load() < 100; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first messages were not acknowledged")
+		}
+	}
+	failNext.Store(true) // the next produce request fails; many follow it
+	send(5000)
 	_ = p.Close(context.Background())
 	if p.Err() == nil {
 		t.Fatal("no delivery failed: the test exercised nothing")

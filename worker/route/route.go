@@ -113,6 +113,9 @@ func (r *Router) Route(ev *change.Event, key []byte) (string, uint32) {
 		return r.Topic(ev.Schema, table), Hash([]byte(ev.Schema + "." + table))
 	}
 	tr := r.route(ev.Table)
+	if !ev.Kind.Rows() { // a DDL or a copy boundary of a table: with its table's rows
+		return tr.topic, tr.tableHash
+	}
 	switch tr.mode {
 	case api.PartitionByPrimaryKey:
 		return tr.topic, Hash(key)

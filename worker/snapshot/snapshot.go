@@ -81,12 +81,16 @@ func (c *Copier) Copy(ctx context.Context, p api.SnapshotProgress, sink Sink) er
 			resume = p.LastKey
 		}
 		p.Table = &name
-		err := c.copyTable(ctx, name.DB, name.Table, resume, &p, sink)
-		if errors.Is(err, schema.ErrNoTable) {
-			err = nil // dropped since the plan: its drop is in the binlog after the snapshot position
-		}
-		if err != nil {
+		ct, err := c.copyTable(ctx, name.DB, name.Table, resume, &p, sink)
+		switch {
+		case errors.Is(err, schema.ErrNoTable):
+			// Dropped since the plan: its drop is in the binlog after the snapshot position.
+		case err != nil:
 			return err
+		default:
+			if err := sink.Row(ctx, &change.Event{Kind: change.CopyEnd, Table: ct, Time: c.Now()}); err != nil {
+				return err
+			}
 		}
 		p.TablesDone++
 		p.Table, p.LastKey = nil, nil
@@ -104,12 +108,26 @@ func (c *Copier) Copy(ctx context.Context, p api.SnapshotProgress, sink Sink) er
 	return nil
 }
 
-func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.RawMessage, p *api.SnapshotProgress, sink Sink) error {
+// copyTable copies one table from resume (nil: from its first row, which the sink hears of as a
+// CopyBegin) and returns the worker's view of it.
+func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.RawMessage, p *api.SnapshotProgress, sink Sink) (*change.Table, error) {
 	desc, err := schema.Describe(c.Conn, db, table)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tb := &copied{desc: desc, ct: desc.Change(), norms: normalizers(desc)}
+	if len(resume) == 0 {
+		if err := sink.Row(ctx, &change.Event{Kind: change.CopyBegin, Table: tb.ct, Time: c.Now()}); err != nil {
+			return nil, err
+		}
+	}
+	return tb.ct, c.copyRows(ctx, tb, resume, p, sink)
+}
+
+// copyRows copies a table's rows in chunks of the chunk key, from the row after resume.
+func (c *Copier) copyRows(ctx context.Context, tb *copied, resume json.RawMessage, p *api.SnapshotProgress, sink Sink) error {
+	desc := tb.desc
+	db, table := desc.Schema, desc.Name
 	cols := make([]string, len(desc.Columns))
 	for i, col := range desc.Columns {
 		cols[i] = quote(col.Name)
@@ -124,6 +142,7 @@ func (c *Copier) copyTable(ctx context.Context, db, table string, resume json.Ra
 		return err
 	}
 	var last []any
+	var err error
 	if len(resume) > 0 {
 		last, err = decodeKey(resume, desc, key)
 		if err != nil {
