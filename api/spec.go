@@ -24,6 +24,9 @@ type Source struct {
 	// over and over, so the dispatcher refuses a second task with the same effective id on the same
 	// source. The tags give DecodeSubmit the documented range.
 	ServerID uint32 `json:"server_id,omitempty" min:"1" zero:"1000000000 + the task id"`
+	// TLS encrypts the worker's connections to the source (the binlog, the copy and schema
+	// queries alike).
+	TLS *SourceTLS `json:"tls,omitempty"`
 }
 
 // Addr is host:port.
@@ -80,6 +83,9 @@ type Kafka struct {
 	// max.message.bytes; absent: the cluster's message.max.bytes (and a topic's own
 	// max.message.bytes where it is lower).
 	MaxMessageBytes int `json:"max_message_bytes,omitempty"`
+	// TLS and SASL secure the connections to the brokers.
+	TLS  *KafkaTLS  `json:"tls,omitempty"`
+	SASL *KafkaSASL `json:"sasl,omitempty"`
 	// OversizedRows says what happens to a row whose message is larger than that: "fail"
 	// (default: the task stops, Failed, naming the row, and resumes at it once changed) or
 	// "skip" (the row is not sent; it is counted and reported).
@@ -151,11 +157,18 @@ func (s *TaskSpec) Equal(o *TaskSpec) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
-// Redacted returns a copy without the source password.
+// Redacted returns a copy without its secrets: the source password, the SASL password and the
+// Kafka client key.
 func (s *TaskSpec) Redacted() *TaskSpec {
 	c := s.Clone()
 	if c.Source != nil {
 		c.Source.Password = ""
+	}
+	if c.Kafka.SASL != nil {
+		c.Kafka.SASL.Password = ""
+	}
+	if c.Kafka.TLS != nil {
+		c.Kafka.TLS.KeyPEM = ""
 	}
 	return c
 }

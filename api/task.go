@@ -59,10 +59,15 @@ func ParseTaskID(s string) (int64, error) {
 	return 0, fmt.Errorf("%q is not a task id (a positive decimal integer without sign or leading zeros)", s)
 }
 
-// Credentials is the account a worker logs in to the source with.
+// Credentials are a task's secrets, which reach its worker through the launcher (a Nomad
+// Variable, the embedded store) and never through the stored spec: the account it logs in to
+// the source with, and its Kafka secrets.
 type Credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// KafkaSASLPassword is kafka.sasl.password; KafkaKeyPEM is kafka.tls.key_pem.
+	KafkaSASLPassword string `json:"kafka_sasl_password,omitempty"`
+	KafkaKeyPEM       string `json:"kafka_key_pem,omitempty"`
 }
 
 // Status is what a task's worker reports: its checkpoint (Pos, and Snapshot while copying) and

@@ -17,19 +17,19 @@ func (s *TaskSpec) Validate() error {
 	if s.Source == nil {
 		return FieldError("task.source", "is required")
 	}
-	return s.validate()
+	return s.validate(false)
 }
 
 // ValidateAlter checks an alter body: like Validate, but Source and Incr may be omitted.
-func (s *TaskSpec) ValidateAlter() error { return s.validate() }
+func (s *TaskSpec) ValidateAlter() error { return s.validate(true) }
 
-func (s *TaskSpec) validate() error {
+func (s *TaskSpec) validate(alter bool) error {
 	if s.Source != nil {
 		if err := s.Source.validate("task.source"); err != nil {
 			return err
 		}
 	}
-	if err := s.Kafka.validate("task.kafka"); err != nil {
+	if err := s.Kafka.validate("task.kafka", alter); err != nil {
 		return err
 	}
 	if len(s.Filters) == 0 {
@@ -76,10 +76,15 @@ func (s *Source) validate(field string) error {
 	if s.Password != "" && s.Username == "" {
 		return FieldError(field+".username", "is required when a password is given")
 	}
+	if s.TLS != nil {
+		if err := s.TLS.validate(field + ".tls"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func (k *Kafka) validate(field string) error {
+func (k *Kafka) validate(field string, alter bool) error {
 	if strings.TrimSpace(k.Addr) == "" {
 		return FieldError(field+".addr", "is required (comma-separated brokers, host:port)")
 	}
@@ -138,6 +143,16 @@ func (k *Kafka) validate(field string) error {
 	}
 	if k.MaxMessageBytes < 0 || k.MaxMessageBytes > 0 && (k.MaxMessageBytes < 1024 || k.MaxMessageBytes > 64<<20) {
 		return FieldError(field+".max_message_bytes", "must be between 1024 and %d bytes, got %d", 64<<20, k.MaxMessageBytes)
+	}
+	if k.TLS != nil {
+		if err := k.TLS.validate(field + ".tls"); err != nil {
+			return err
+		}
+	}
+	if k.SASL != nil {
+		if err := k.SASL.validate(field+".sasl", alter); err != nil {
+			return err
+		}
 	}
 	switch k.OversizedRows {
 	case "", OversizedFail, OversizedSkip:

@@ -28,5 +28,6 @@ func isPermanent(err error) bool {
 	return errors.As(err, &p) || errors.As(err, &apiErr) ||
 		errors.Is(err, binlog.ErrPurged) || errors.Is(err, binlog.ErrAccessDenied) || errors.Is(err, binlog.ErrUnsupported) ||
 		errors.Is(err, binlog.ErrBadPosition) || errors.Is(err, binlog.ErrInsecureAuth) || errors.Is(err, binlog.ErrNotMySQL) ||
-		errors.Is(err, binlog.ErrPacketTooLarge) || errors.Is(err, binlog.ErrServerIDInUse) || errors.Is(err, produce.ErrRejected)
+		errors.Is(err, binlog.ErrPacketTooLarge) || errors.Is(err, binlog.ErrServerIDInUse) || errors.Is(err, produce.ErrRejected) ||
+		errors.Is(err, binlog.ErrNoTLS) || errors.Is(err, binlog.ErrTLSVerify)
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,73 @@ func (p *pipeline) dialer() binlog.Dialer {
 	return binlog.Dialer{Source: src, ReplicaName: fmt.Sprintf("dts-task-%d", p.cfg.TaskID), MaxPacket: p.cfg.MaxPacketBytes}
 }
 
+// producerConfig is how this attempt reaches Kafka, with the task's Kafka secrets from the
+// launcher.
+func (p *pipeline) producerConfig() (produce.Config, error) {
+	k := p.task.Spec.Kafka
+	cfg := produce.Config{
+		Brokers:          splitBrokers(k.Addr),
+		ClientID:         fmt.Sprintf("dts-task-%d", p.cfg.TaskID),
+		Compression:      k.Compression,
+		MaxInFlightBytes: p.cfg.MaxInFlightBytes,
+		MaxMessageBytes:  k.MaxMessageBytes,
+		Logger:           p.log,
+		OnAck:            p.metrics.acked.Inc,
+	}
+	creds := p.cfg.Credentials
+	if creds == nil {
+		creds = &api.Credentials{}
+	}
+	if t := k.TLS; t != nil && t.Enabled {
+		keyPEM := t.KeyPEM
+		if creds.KafkaKeyPEM != "" {
+			keyPEM = creds.KafkaKeyPEM
+		}
+		tc, err := kafkaTLS(t, keyPEM)
+		if err != nil {
+			return cfg, permanent(err)
+		}
+		if t.InsecureSkipVerify {
+			p.log.Warn("kafka.tls.insecure_skip_verify is set: the brokers' certificates are not checked, so anyone on the path can read and change what the task sends")
+		}
+		cfg.TLS = tc
+	}
+	if s := k.SASL; s != nil {
+		pass := s.Password
+		if creds.KafkaSASLPassword != "" {
+			pass = creds.KafkaSASLPassword
+		}
+		if pass == "" {
+			return cfg, permanent(errors.New("kafka.sasl: no password reached the worker: alter the task with kafka.sasl.password"))
+		}
+		cfg.SASL = &produce.SASL{Mechanism: s.Mechanism, User: s.Username, Password: pass}
+	}
+	return cfg, nil
+}
+
+// kafkaTLS builds the TLS configuration of kafka.tls, with the client key keyPEM.
+func kafkaTLS(t *api.KafkaTLS, keyPEM string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if t.CAPEM != "" {
+		pool, err := api.CertPool(t.CAPEM)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.ca_pem: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertPEM != "" {
+		if keyPEM == "" {
+			return nil, errors.New("kafka.tls.key_pem: no client key reached the worker: alter the task with kafka.tls.key_pem")
+		}
+		cert, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(keyPEM))
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_pem and key_pem: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
 // run runs the attempt until ctx ends or it fails. On the way out it waits, within the stop
 // budget, for Kafka to acknowledge what was sent, then saves the checkpoint, unless the lock
 // was lost.
@@ -77,7 +145,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		return permanent(errors.New("the task has no source"))
 	}
 	addr := d.Source.Addr()
-	conn, err := d.Connect(ctx)
+	conn, d, err := d.Resolve(ctx)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", addr, err)
 	}
@@ -115,15 +183,11 @@ func (p *pipeline) run(ctx context.Context) error {
 		return fmt.Errorf("save start position: %w", err)
 	}
 
-	prod, err := produce.New(produce.Config{
-		Brokers:          splitBrokers(spec.Kafka.Addr),
-		ClientID:         fmt.Sprintf("dts-task-%d", p.cfg.TaskID),
-		Compression:      spec.Kafka.Compression,
-		MaxInFlightBytes: p.cfg.MaxInFlightBytes,
-		MaxMessageBytes:  spec.Kafka.MaxMessageBytes,
-		Logger:           p.log,
-		OnAck:            p.metrics.acked.Inc,
-	})
+	pcfg, err := p.producerConfig()
+	if err != nil {
+		return err
+	}
+	prod, err := produce.New(pcfg)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,64 @@ type Kafka struct {
 	Proc    *Process
 
 	opts []kfake.Opt // how Cluster was started, for Restart
+	// secure sets up the test's own clients (Read, Produce) for a secured broker.
+	secure func(*sarama.Config)
+}
+
+// clientConfig is how the test's own clients reach the broker.
+func (k *Kafka) clientConfig() *sarama.Config {
+	cfg := SaramaConfig()
+	if k.secure != nil {
+		k.secure(cfg)
+	}
+	return cfg
+}
+
+// SecureKafka says how StartSecureKafka secures a broker.
+type SecureKafka struct {
+	// CA, when set, signs the broker's certificate (for 127.0.0.1) and TLS is on.
+	CA *CA
+	// ServerName is the name the certificate carries instead of 127.0.0.1 (a mismatch test).
+	ServerName string
+	// Mechanism, User and Password, when set, turn SASL on with that superuser.
+	Mechanism, User, Password string
+}
+
+// StartSecureKafka starts an in-process broker with TLS and/or SASL. The test's own clients get
+// a PLAIN superuser of their own.
+func StartSecureKafka(t testing.TB, partitions int, sec SecureKafka, opts ...kfake.Opt) *Kafka {
+	t.Helper()
+	var clientTLS *tls.Config
+	if sec.CA != nil {
+		name := sec.ServerName
+		if name == "" {
+			name = "127.0.0.1"
+		}
+		cert := sec.CA.Issue(t, name)
+		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}))
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		pool.AppendCertsFromPEM([]byte(sec.CA.PEM))
+		clientTLS = &tls.Config{RootCAs: pool, ServerName: name}
+	}
+	if sec.Mechanism != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(sec.Mechanism, sec.User, sec.Password), kfake.Superuser("PLAIN", "testenv", "testenv"))
+	}
+	k := StartKafka(t, partitions, opts...)
+	k.secure = func(cfg *sarama.Config) {
+		if clientTLS != nil {
+			cfg.Net.TLS.Enable = true
+			cfg.Net.TLS.Config = clientTLS
+		}
+		if sec.Mechanism != "" {
+			cfg.Net.SASL.Enable = true
+			cfg.Net.SASL.Mechanism = sarama.SASLTypePlaintext
+			cfg.Net.SASL.User, cfg.Net.SASL.Password = "testenv", "testenv"
+		}
+	}
+	return k
 }
 
 // Addr is the comma-separated broker list, as a task's kafka.addr.
@@ -92,7 +152,7 @@ func StartKafkaProcess(t testing.TB, partitions int) *Kafka {
 		bin, "--listen", addr, "--partitions", strconv.Itoa(partitions))
 	k := &Kafka{Addrs: []string{addr}, Proc: proc}
 	err := WaitFor(context.Background(), proc, 30*time.Second, func(context.Context) error {
-		c, err := sarama.NewClient(k.Addrs, SaramaConfig())
+		c, err := sarama.NewClient(k.Addrs, k.clientConfig())
 		if err != nil {
 			return err
 		}
@@ -139,7 +199,7 @@ func (r Record) JSON(t testing.TB) map[string]any {
 // Topics lists the broker's topics.
 func (k *Kafka) Topics(t testing.TB) []string {
 	t.Helper()
-	c, err := sarama.NewClient(k.Addrs, SaramaConfig())
+	c, err := sarama.NewClient(k.Addrs, k.clientConfig())
 	if err != nil {
 		t.Fatalf("kafka client: %v", err)
 	}
@@ -181,8 +241,7 @@ func (k *Kafka) WaitRecords(t testing.TB, topic string, n int, timeout time.Dura
 }
 
 func (k *Kafka) read(topic string) ([]Record, error) {
-	cfg := SaramaConfig()
-	c, err := sarama.NewClient(k.Addrs, cfg)
+	c, err := sarama.NewClient(k.Addrs, k.clientConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +311,7 @@ func (k *Kafka) read(topic string) ([]Record, error) {
 // Produce writes one record, for tests of the broker itself.
 func (k *Kafka) Produce(t testing.TB, topic string, key, value []byte) (int32, int64) {
 	t.Helper()
-	p, err := sarama.NewSyncProducer(k.Addrs, SaramaConfig())
+	p, err := sarama.NewSyncProducer(k.Addrs, k.clientConfig())
 	if err != nil {
 		t.Fatalf("producer: %v", err)
 	}

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,6 +29,8 @@ type MariaDB struct {
 
 	// start runs the server again on the same data directory and port.
 	start func() (*Process, error)
+	// tls makes the test's admin connections use TLS.
+	tls bool
 }
 
 // MariaDBOption changes how StartMariaDB starts the server.
@@ -35,6 +38,21 @@ type MariaDBOption func(*mariadbConfig)
 
 type mariadbConfig struct {
 	args []string
+	tls  bool
+}
+
+// WithTLS serves TLS with a certificate for 127.0.0.1 signed by ca and, with require, refuses
+// connections without it (require_secure_transport). The test's own admin connections use TLS.
+func WithTLS(t testing.TB, ca *CA, require bool) MariaDBOption {
+	cert := ca.Issue(t, "127.0.0.1")
+	certFile, keyFile, caFile := cert.Files(t, t.TempDir(), ca)
+	return func(c *mariadbConfig) {
+		c.tls = true
+		c.args = append(c.args, "--ssl-cert="+certFile, "--ssl-key="+keyFile, "--ssl-ca="+caFile)
+		if require {
+			c.args = append(c.args, "--require-secure-transport=ON")
+		}
+	}
 }
 
 // WithServerArgs adds mariadbd command-line options, for example "--binlog-row-metadata=MINIMAL".
@@ -104,7 +122,7 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 	if os.Geteuid() == 0 {
 		base = append(base, "--user=root")
 	}
-	m := &MariaDB{Host: "127.0.0.1", User: "root", Password: mariadbRootPassword, DataDir: dataDir}
+	m := &MariaDB{Host: "127.0.0.1", User: "root", Password: mariadbRootPassword, DataDir: dataDir, tls: cfg.tls}
 	m.start = func() (*Process, error) {
 		args := append(append(append([]string(nil), base...), "--port="+strconv.Itoa(m.Port)), cfg.args...)
 		proc := StartProcess(t, "mariadbd", dir, baseEnv(), syscall.SIGTERM, args...)
@@ -139,6 +157,9 @@ func (m *MariaDB) Restart(t testing.TB) {
 func (m *MariaDB) connect() (*client.Conn, error) {
 	return client.Connect(m.Addr(), m.User, m.Password, "", func(c *client.Conn) error {
 		c.SetCharset("utf8mb4")
+		if m.tls {
+			c.SetTLSConfig(&tls.Config{InsecureSkipVerify: true}) // the test's own admin connection
+		}
 		return nil
 	})
 }

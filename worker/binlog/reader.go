@@ -106,8 +106,13 @@ func NewReader(cfg Config) *Reader {
 // Errors the operator must fix wrap ErrPurged, ErrAccessDenied or ErrUnsupported.
 func (r *Reader) Run(ctx context.Context, h Handler) error {
 	src := r.cfg.Dialer
-	d := src.guarded(ctx)
+	tlsConfig, err := src.tlsConfig()
+	if err != nil {
+		return err
+	}
+	d := src.guarded(ctx, src.tlsMode())
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		TLSConfig: tlsConfig,
 		ServerID:  src.Source.ServerID,
 		Flavor:    r.cfg.Server.Flavor,
 		Host:      src.Source.Host,
@@ -130,10 +135,7 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 	})
 	defer syncer.Close()
 
-	var (
-		streamer *replication.BinlogStreamer
-		err      error
-	)
+	var streamer *replication.BinlogStreamer
 	start := r.cfg.Start
 	switch {
 	case start.GTID != nil:

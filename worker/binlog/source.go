@@ -2,6 +2,8 @@ package binlog
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -51,15 +53,70 @@ const (
 	queryTimeout = 2 * time.Minute
 )
 
+// tlsMode is the source's TLS mode ("" when the connection is not encrypted).
+func (d Dialer) tlsMode() string {
+	t := d.Source.TLS
+	switch {
+	case t == nil || t.Mode == api.TLSDisabled:
+		return ""
+	case t.Mode == "":
+		return api.TLSPreferred
+	}
+	return t.Mode
+}
+
+// tlsConfig is the TLS configuration of the source's mode, nil without TLS. preferred and
+// required encrypt without checking who answers; verify_ca checks the certificate chains to
+// the task's CAs (or the system's); verify_identity also that it names the host.
+func (d Dialer) tlsConfig() (*tls.Config, error) {
+	mode := d.tlsMode()
+	if mode == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: d.Source.Host, MinVersion: tls.VersionTLS12}
+	var roots *x509.CertPool
+	if d.Source.TLS.CAPEM != "" {
+		pool, err := api.CertPool(d.Source.TLS.CAPEM)
+		if err != nil {
+			return nil, fmt.Errorf("source.tls.ca_pem: %w", err)
+		}
+		roots = pool
+	}
+	switch mode {
+	case api.TLSPreferred, api.TLSRequired:
+		cfg.InsecureSkipVerify = true
+	case api.TLSVerifyCA:
+		// Go verifies the chain and the name together: check the chain alone.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the source sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	case api.TLSVerifyIdentity:
+		cfg.RootCAs = roots
+	}
+	return cfg, nil
+}
+
 // guardedDial dials the source with a timeout and guards the connections (see guardConn); they
 // fail at once when life ends. Its fault holds what a guard refused.
 type guardedDial struct {
-	life  context.Context
-	d     Dialer
-	fault fault
+	life    context.Context
+	d       Dialer
+	tlsMode string
+	fault   fault
 }
 
-func (d Dialer) guarded(life context.Context) *guardedDial { return &guardedDial{life: life, d: d} }
+func (d Dialer) guarded(life context.Context, tlsMode string) *guardedDial {
+	return &guardedDial{life: life, d: d, tlsMode: tlsMode}
+}
 
 func (g *guardedDial) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	nd := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}
@@ -67,21 +124,55 @@ func (g *guardedDial) dial(ctx context.Context, network, addr string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	return guard(g.life, c, addr, g.d.MaxPacket, &g.fault), nil
+	return guard(g.life, c, addr, g.d.MaxPacket, &g.fault, g.tlsMode), nil
 }
 
-// Connect opens a client connection for queries. It fails every call once ctx ends.
+// Connect opens a client connection for queries. It fails every call once ctx ends. With
+// source.tls.mode preferred and a server that offers no TLS, it connects without.
 func (d Dialer) Connect(ctx context.Context) (*client.Conn, error) {
-	g := d.guarded(ctx)
+	c, _, err := d.Resolve(ctx)
+	return c, err
+}
+
+// Resolve connects like Connect and returns the Dialer as it connected: with a preferred TLS
+// mode settled to required (the server offers TLS) or disabled, so that the binlog connection
+// does what the query connection did.
+func (d Dialer) Resolve(ctx context.Context) (*client.Conn, Dialer, error) {
+	c, err := d.connect(ctx)
+	if errors.Is(err, errNoTLSOffered) {
+		d.Source.TLS = &api.SourceTLS{Mode: api.TLSDisabled}
+		c, err = d.connect(ctx)
+	} else if err == nil && d.tlsMode() == api.TLSPreferred {
+		t := *d.Source.TLS
+		t.Mode = api.TLSRequired
+		d.Source.TLS = &t
+	}
+	return c, d, err
+}
+
+func (d Dialer) connect(ctx context.Context) (*client.Conn, error) {
+	cfg, err := d.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	mode := d.tlsMode()
+	g := d.guarded(ctx, mode)
 	src := d.Source
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	c, err := client.ConnectWithDialer(dctx, "tcp", src.Addr(), src.Username, src.Password, "", g.dial, func(c *client.Conn) error {
 		c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout
+		if cfg != nil {
+			c.SetTLSConfig(cfg)
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, classify(fmt.Errorf("connect to %s as %q: %w", src.Addr(), src.Username, g.fault.explain(err)))
+		err = classify(fmt.Errorf("connect to %s as %q: %w", src.Addr(), src.Username, tlsHint(g.fault.explain(err), mode)))
+		if mode == "" && errors.Is(err, ErrAccessDenied) && g.fault.tlsOffered() {
+			err = fmt.Errorf("%w; the source offers TLS and may require it (require_secure_transport, or an account created with REQUIRE SSL): set source.tls.mode", err)
+		}
+		return nil, err
 	}
 	// TIMESTAMP values read by queries must match the binlog's, which the reader writes in UTC.
 	if _, err := c.Execute("SET time_zone = '+00:00'"); err != nil {
@@ -90,6 +181,27 @@ func (d Dialer) Connect(ctx context.Context) (*client.Conn, error) {
 	}
 	return c, nil
 }
+
+// tlsHint says what to fix when the TLS handshake with the source failed.
+func tlsHint(err error, mode string) error {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case mode == "" || err == nil:
+		return err
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w: %w: the source's certificate is not signed by source.tls.ca_pem (or a system CA): give the CA that signed it", ErrTLSVerify, err)
+	case errors.As(err, &hostname):
+		return fmt.Errorf("%w: %w: the source's certificate does not name source.host: connect by a name it carries, or use mode verify_ca", ErrTLSVerify, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w: %w", ErrTLSVerify, err)
+	}
+	return err
+}
+
+// ErrTLSVerify: the source's TLS certificate does not verify with the task's settings.
+var ErrTLSVerify = errors.New("the source's certificate does not verify")
 
 // Server is what the worker learned about the source at start.
 type Server struct {

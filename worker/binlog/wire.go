@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/dtsrepl/dts/api"
 )
 
 // Errors of the connection guard. Each is permanent: retrying cannot make the peer behave.
@@ -22,7 +24,13 @@ var (
 	ErrNotMySQL = errors.New("not a MySQL server")
 	// ErrPacketTooLarge: the peer sent a packet larger than the worker's budget allows.
 	ErrPacketTooLarge = errors.New("packet larger than the worker's limit")
+	// ErrNoTLS: the task requires TLS (source.tls.mode required, verify_ca or verify_identity)
+	// and the server does not offer it.
+	ErrNoTLS = errors.New("the source does not offer TLS")
 )
+
+// errNoTLSOffered is a preferred-TLS connection's signal to try again in plain text.
+var errNoTLSOffered = errors.New("the source does not offer TLS (source.tls.mode preferred: connecting without)")
 
 // handshakeTimeout bounds the whole connection phase: greeting, TLS and authentication. A
 // variable for tests.
@@ -68,6 +76,9 @@ type guardConn struct {
 	addr      string
 	maxPacket int
 	fault     *fault
+	// tlsMode is the task's source.tls.mode when the client asks for TLS ("" otherwise): the
+	// guard checks the server offers it before go-mysql finds out with an error of its own.
+	tlsMode string
 	// handshakeBy ends the connection phase; go-mysql's own per-packet deadlines may not
 	// extend it.
 	handshakeBy time.Time
@@ -91,6 +102,20 @@ type guardConn struct {
 type fault struct {
 	mu  sync.Mutex
 	err error
+	// offeredTLS is set when a server's greeting offered TLS.
+	offeredTLS bool
+}
+
+func (f *fault) sawTLSOffer() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.offeredTLS = true
+}
+
+func (f *fault) tlsOffered() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.offeredTLS
 }
 
 func (f *fault) set(err error) error {
@@ -113,11 +138,11 @@ func (f *fault) explain(err error) error {
 }
 
 // guard wraps c. The connection fails every call once ctx ends.
-func guard(ctx context.Context, c net.Conn, addr string, maxPacket int, f *fault) *guardConn {
+func guard(ctx context.Context, c net.Conn, addr string, maxPacket int, f *fault, tlsMode string) *guardConn {
 	if maxPacket <= 0 {
 		maxPacket = DefaultMaxPacket
 	}
-	g := &guardConn{Conn: c, addr: addr, maxPacket: maxPacket, fault: f, handshakeBy: time.Now().Add(handshakeTimeout)}
+	g := &guardConn{Conn: c, addr: addr, maxPacket: maxPacket, fault: f, tlsMode: tlsMode, handshakeBy: time.Now().Add(handshakeTimeout)}
 	_ = c.SetDeadline(g.handshakeBy)
 	g.stop = context.AfterFunc(ctx, g.cancel)
 	return g
@@ -273,9 +298,18 @@ func (g *guardConn) inspect(payload []byte) error {
 	if g.phase == phaseGreeting {
 		switch payload[0] {
 		case 10: // protocol version 10: the greeting
-			plugin, ok := greetingPlugin(payload)
+			plugin, caps, ok := greeting(payload)
 			if !ok {
 				return fmt.Errorf("%w: %s sent a malformed MySQL greeting", ErrNotMySQL, g.addr)
+			}
+			if caps&mysql.CLIENT_SSL != 0 {
+				g.fault.sawTLSOffer()
+			}
+			if g.tlsMode != "" && caps&mysql.CLIENT_SSL == 0 {
+				if g.tlsMode == api.TLSPreferred {
+					return errNoTLSOffered
+				}
+				return fmt.Errorf("%w: source.tls.mode is %s but %s offers no TLS: enable TLS on the server (ssl_cert, ssl_key), or set source.tls.mode to preferred or disabled", ErrNoTLS, g.tlsMode, g.addr)
 			}
 			g.plugin = plugin
 			g.phase = phaseAuth
@@ -305,31 +339,31 @@ func (g *guardConn) inspect(payload []byte) error {
 	return nil
 }
 
-// greetingPlugin checks a v10 greeting is whole, so go-mysql's parser (which trusts its input)
-// can read it, and returns its authentication plugin name ("" if it names none).
-func greetingPlugin(p []byte) (string, bool) {
+// greeting checks a v10 greeting is whole, so go-mysql's parser (which trusts its input) can
+// read it, and returns its authentication plugin name ("" if it names none) and capabilities.
+func greeting(p []byte) (plugin string, caps uint32, ok bool) {
 	// version string NUL, connection id (4), auth data 1 (8), filler (1), caps low (2), then
 	// optionally charset (1), status (2), caps high (2), auth data length (1), reserved (10),
 	// auth data 2 (max(13, length-8)), plugin name NUL.
 	i := bytes.IndexByte(p[1:], 0)
 	if i < 0 {
-		return "", false
+		return "", 0, false
 	}
 	pos := 1 + i + 1 + 4 + 8
 	if len(p) < pos+1+2 || p[pos] != 0 {
-		return "", false
+		return "", 0, false
 	}
 	pos++
-	caps := uint32(p[pos]) | uint32(p[pos+1])<<8
+	caps = uint32(p[pos]) | uint32(p[pos+1])<<8
 	if caps&mysql.CLIENT_PROTOCOL_41 == 0 {
-		return "", false
+		return "", 0, false
 	}
 	pos += 2
 	if len(p) == pos {
-		return "", true
+		return "", caps, true
 	}
 	if len(p) < pos+1+2+2+1+10 {
-		return "", false
+		return "", 0, false
 	}
 	caps |= (uint32(p[pos+3]) | uint32(p[pos+4])<<8) << 16
 	authLen := int(p[pos+5])
@@ -338,13 +372,13 @@ func greetingPlugin(p []byte) (string, bool) {
 		pos += max(13, authLen-8)
 	}
 	if caps&mysql.CLIENT_PLUGIN_AUTH == 0 {
-		return "", len(p) >= pos
+		return "", caps, len(p) >= pos
 	}
 	if pos >= len(p) {
-		return "", false
+		return "", 0, false
 	}
 	name, _, found := bytes.Cut(p[pos:], []byte{0})
-	return string(name), found
+	return string(name), caps, found
 }
 
 // count follows packet headers through the bytes read in the data phase and fails a logical

@@ -81,8 +81,8 @@ func readPacket(c net.Conn) ([]byte, error) {
 	return b, err
 }
 
-// greeting is a MySQL 8 protocol-10 greeting offering plugin.
-func greeting(plugin string) []byte {
+// greetingPacket is a MySQL 8 protocol-10 greeting offering plugin.
+func greetingPacket(plugin string) []byte {
 	var b bytes.Buffer
 	b.WriteByte(10)
 	b.WriteString("8.0.36-hostile\x00")
@@ -103,7 +103,7 @@ func greeting(plugin string) []byte {
 
 // handshake sends the greeting and reads the client's answer.
 func handshake(c net.Conn, plugin string) error {
-	if err := writePacket(c, 0, greeting(plugin)); err != nil {
+	if err := writePacket(c, 0, greetingPacket(plugin)); err != nil {
 		return err
 	}
 	_, err := readPacket(c)
@@ -229,7 +229,7 @@ func TestGuardPeerNotMySQL(t *testing.T) {
 			return err
 		}, 0, ErrNotMySQL, "not a MySQL greeting"},
 		{"a truncated greeting", func(c net.Conn) error {
-			return writePacket(c, 0, greeting(mysql.AUTH_NATIVE_PASSWORD)[:20])
+			return writePacket(c, 0, greetingPacket(mysql.AUTH_NATIVE_PASSWORD)[:20])
 		}, 0, ErrNotMySQL, "malformed"},
 		{"a greeting of another protocol", func(c net.Conn) error {
 			return writePacket(c, 0, []byte{11, 'x', 0})

@@ -38,8 +38,10 @@ type Config struct {
 	MaxMessageBytes int
 	// MaxResponseBytes bounds one response from a broker (default 32 MiB).
 	MaxResponseBytes int
-	// TLS, when set, encrypts the broker connections.
-	TLS    *tls.Config
+	// TLS, when set, encrypts the broker connections; an empty ServerName is each broker's host.
+	TLS *tls.Config
+	// SASL, when set, authenticates them.
+	SASL   *SASL
 	Logger *slog.Logger
 	// OnAck, if set, is called for every acknowledged message.
 	OnAck func()
@@ -185,6 +187,9 @@ func connectError(addrs string, d *dialer, err error) error {
 	if f := d.firstFault(); f != nil {
 		return reject(fmt.Errorf("connect to kafka %s: %w", addrs, f))
 	}
+	if errors.Is(err, sarama.ErrSASLAuthenticationFailed) {
+		return reject(fmt.Errorf("connect to kafka %s: the brokers refused kafka.sasl's user name or password (or its mechanism): %w", addrs, err))
+	}
 	if last, _ := d.lastError(); last != nil {
 		return fmt.Errorf("connect to kafka %s: %w (%v)", addrs, err, last)
 	}
@@ -229,6 +234,11 @@ func saramaConfig(cfg Config, d *dialer) (*sarama.Config, error) {
 	sc.Producer.Flush.Frequency = 5 * time.Millisecond
 	sc.Producer.MaxMessageBytes = defaultMaxMessageBytes
 	sc.Producer.Partitioner = newPartitioner
+	if cfg.SASL != nil {
+		if err := cfg.SASL.configure(sc); err != nil {
+			return nil, err
+		}
+	}
 	sc.ChannelBufferSize = 4096
 	switch cfg.Compression {
 	case "", "lz4":
