@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -13,10 +14,8 @@ import (
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/binlog"
 	"github.com/dtsrepl/dts/worker/change"
-	"github.com/dtsrepl/dts/worker/encode"
-	"github.com/dtsrepl/dts/worker/filter"
 	"github.com/dtsrepl/dts/worker/produce"
-	"github.com/dtsrepl/dts/worker/route"
+	"github.com/dtsrepl/dts/worker/render"
 	"github.com/dtsrepl/dts/worker/track"
 )
 
@@ -26,10 +25,7 @@ import (
 // checkpoint it reaches. It runs on the reading goroutine; only the counters it publishes are
 // read from others.
 type emitter struct {
-	rows      *filter.Set
-	enc       *encode.Encoder // the dts key, which routing hashes whatever the format
-	format    messageFormat
-	router    *route.Router
+	render    *render.Renderer
 	limit     *rateLimit
 	prod      *produce.Producer
 	tracker   *track.Tracker[Checkpoint]
@@ -130,7 +126,7 @@ func (e *emitter) caughtUp() bool {
 }
 
 func (e *emitter) keep(ev *change.Event) (bool, error) {
-	keep, err := e.rows.Keep(ev)
+	keep, err := e.render.Keep(ev)
 	if err != nil {
 		return false, permanent(fmt.Errorf("row filter: %w", err))
 	}
@@ -140,31 +136,15 @@ func (e *emitter) keep(ev *change.Event) (bool, error) {
 	return keep, nil
 }
 
-// messageFormat writes the messages of a change in the task's format (kafka.format).
-type messageFormat interface {
-	// Encode calls send for each message ev makes, in order: its key (nil: none) and value (nil:
-	// a tombstone). key is the change's dts key (nil when its table has no primary key). The
-	// slices may be reused once send returns.
-	Encode(ev *change.Event, key []byte, send func(key, value []byte) error) error
-}
-
-// send encodes and routes one change and sends its messages in the current batch.
+// send renders one change and sends its messages in the current batch.
 func (e *emitter) send(ctx context.Context, ev *change.Event) error {
-	if ev.Kind.Rows() {
-		if col := e.enc.KeyExcluded(ev.Table); col != "" {
-			return permanent(fmt.Errorf("kafka.exclude_columns excludes %s, which is part of the primary key of %s: the message key carries the primary key, so its values would still reach Kafka. Remove %s from exclude_columns, or stream the table with another task that excludes no key column", col, ev.Table, col))
-		}
+	err := e.render.Render(ev, func(topic string, hash uint32, key, val []byte) error {
+		return e.deliver(ctx, ev, topic, hash, key, val)
+	})
+	if errors.Is(err, render.ErrKeyExcluded) {
+		return permanent(err)
 	}
-	key, hasKey := e.enc.Key(e.kbuf[:0], ev)
-	e.kbuf = key
-	topic, hash := e.router.Route(ev, key)
-	if topic == "" {
-		return nil // a database-level DDL when topics are per table
-	}
-	if !hasKey {
-		key = nil
-	}
-	return e.format.Encode(ev, key, func(k, v []byte) error { return e.deliver(ctx, ev, topic, hash, k, v) })
+	return err
 }
 
 // deliver sends one message in the current batch.

@@ -17,10 +17,9 @@ import (
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/worker/binlog"
 	"github.com/dtsrepl/dts/worker/change"
-	"github.com/dtsrepl/dts/worker/encode"
 	"github.com/dtsrepl/dts/worker/filter"
 	"github.com/dtsrepl/dts/worker/produce"
-	"github.com/dtsrepl/dts/worker/route"
+	"github.com/dtsrepl/dts/worker/render"
 	"github.com/dtsrepl/dts/worker/snapshot"
 	"github.com/dtsrepl/dts/worker/track"
 )
@@ -135,10 +134,11 @@ func kafkaTLS(t *api.KafkaTLS, keyPEM string) (*tls.Config, error) {
 // was lost.
 func (p *pipeline) run(ctx context.Context) error {
 	spec := &p.task.Spec
-	rows, err := filter.Compile(spec.Filters)
+	rend, err := render.New(spec)
 	if err != nil {
-		return permanent(fmt.Errorf("task filters: %w", err))
+		return permanent(err)
 	}
+	rows := rend.Filters()
 	scope := rows.Scope()
 	d := p.dialer()
 	if d.Source.Host == "" {
@@ -191,12 +191,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	enc := encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns})
 	e := &emitter{
-		rows:      rows,
-		enc:       enc,
-		format:    &encode.DTS{Enc: enc},
-		router:    route.New(spec.Kafka),
+		render:    rend,
 		limit:     p.limit,
 		prod:      prod,
 		tracker:   tracker,

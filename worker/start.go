@@ -50,6 +50,9 @@ func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec
 	if c.Pos.GTID != nil && c.Pos.Flavor != server.Flavor {
 		return c, permanent(fmt.Errorf("the saved position %s is for %s but the source is %s: a task cannot move between server flavors; submit a new task", c.Pos, c.Pos.Flavor, server.Flavor))
 	}
+	if c.Pos.GTID != nil && !server.GTID {
+		return c, permanent(fmt.Errorf("the saved position %s is a GTID set but the source has gtid_mode OFF now: the task cannot resume there by file and offset without guessing; turn gtid_mode back ON, or submit a new task", c.Pos))
+	}
 	return c, nil
 }
 

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // harness runs one worker in-process on a task file and a state directory.
 type harness struct {
 	t      *testing.T
-	db     *testenv.MariaDB
+	db     testenv.MySQLServer
 	kafka  *testenv.Kafka
 	dir    string
 	cancel context.CancelFunc
@@ -36,14 +36,15 @@ type harness struct {
 	configure func(*worker.Config)
 }
 
-func newHarness(t *testing.T, db *testenv.MariaDB, kafka *testenv.Kafka) *harness {
+func newHarness(t *testing.T, db testenv.MySQLServer, kafka *testenv.Kafka) *harness {
 	return &harness{t: t, db: db, kafka: kafka, dir: t.TempDir()}
 }
 
 // spec writes the task file from a spec, filling in source and kafka addresses.
 func (h *harness) spec(spec api.TaskSpec) {
 	h.t.Helper()
-	spec.Source = &api.Source{Host: h.db.Host, Port: h.db.Port, Username: h.db.User, Password: h.db.Password}
+	e := h.db.Endpoint()
+	spec.Source = &api.Source{Host: e.Host, Port: e.Port, Username: e.User, Password: e.Password}
 	h.write(spec)
 }
 

@@ -78,6 +78,13 @@ type Reader struct {
 	file string
 	// gtid is the current transaction's GTID ("0-1-5", "<uuid>:5"), empty without GTIDs.
 	gtid string
+	// committed is the current transaction's commit time from its GTID event (MySQL 8 logs it
+	// to the microsecond), zero when the server gives none.
+	committed time.Time
+	// skipping is set while the reader passes over a transaction the start set already holds:
+	// MySQL sends none, but a server that ignores the set in the dump request (Dolt) replays
+	// its whole history.
+	skipping bool
 	// payloadEnd is the end offset of a MySQL compressed transaction payload while its inner
 	// events (which carry no offsets of their own) are handled.
 	payloadEnd uint32
@@ -192,21 +199,36 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h Hand
 	hdr := ev.Header
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
-		r.file = string(e.NextLogName)
+		r.file = fileName(e.NextLogName)
 	case *replication.GTIDEvent:
-		if next, err := e.GTIDNext(); err == nil {
-			r.gtid = next.String()
+		next, err := e.GTIDNext()
+		if err != nil {
+			return fmt.Errorf("binlog GTID event at %s: %w", eventPos(r.file, hdr), err)
 		}
+		r.gtid = next.String()
+		r.committed = e.ImmediateCommitTime()
+		r.skipping = r.cfg.Start.GTID != nil && r.cfg.Start.GTID.Contain(next)
 	case *replication.MariadbGTIDEvent:
 		r.gtid = e.GTID.String()
+		r.committed, r.skipping = time.Time{}, false
 	case *replication.RowsEvent:
-		if len(e.Rows) == 0 {
+		if len(e.Rows) == 0 || r.skipping {
 			return nil
 		}
 		return r.rows(ctx, hdr, e, h)
 	case *replication.XIDEvent:
-		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr), XID: e.XID})
+		if r.skipping {
+			r.skipping = false
+			return nil
+		}
+		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr), XID: e.XID})
 	case *replication.QueryEvent:
+		if r.skipping {
+			if verb := strings.ToUpper(firstWord(stripComments(strings.TrimSpace(string(e.Query))))); verb != "BEGIN" {
+				r.skipping = false // a COMMIT, or a DDL: each ends its transaction
+			}
+			return nil
+		}
 		return r.query(ctx, hdr, e, h)
 	case *replication.TransactionPayloadEvent:
 		r.payloadEnd = hdr.LogPos
@@ -241,6 +263,26 @@ func (r *Reader) posAfter(hdr *replication.EventHeader, gset mysql.GTIDSet) Pos 
 
 func eventTime(hdr *replication.EventHeader) time.Time {
 	return time.Unix(int64(hdr.Timestamp), 0)
+}
+
+// commitTime is the current transaction's commit time: its GTID event's where the server logs
+// one, else the event header's (whole seconds).
+func (r *Reader) commitTime(hdr *replication.EventHeader) time.Time {
+	if !r.committed.IsZero() {
+		return r.committed
+	}
+	return eventTime(hdr)
+}
+
+// fileName is a Rotate event's binlog file name, cut at the first byte no file name has: a
+// server may log more (Dolt's first Rotate carries the event's checksum after the name).
+func fileName(b []byte) string {
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
+			return string(b[:i])
+		}
+	}
+	return string(b)
 }
 
 func eventPos(file string, hdr *replication.EventHeader) string {
@@ -305,7 +347,7 @@ func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *rep
 	case "BEGIN", "SAVEPOINT", "XA":
 		return nil
 	case "COMMIT", "ROLLBACK":
-		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr)})
 	}
 	db := string(e.Schema)
 	targets, isDDL := r.ddl.targets(db, q)
@@ -327,7 +369,7 @@ func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *rep
 		}
 	}
 	// Every statement logged as a query outside BEGIN..COMMIT is a transaction of its own.
-	return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: eventTime(hdr)})
+	return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr)})
 }
 
 func (r *Reader) targetInScope(t ddlTarget) bool {
