@@ -159,10 +159,12 @@ func TestFlavorAlter(t *testing.T) {
 		h.running()
 		db.Exec(t, "INSERT INTO a.t VALUES (1)")
 		kafka.WaitRecords(t, "before", 1, 60*time.Second)
-		waitCaughtUp(t, h, db)
+		old := waitCaughtUp(t, h, db).SpecVersion
 		spec.Kafka.Topic = "after"
 		h.spec(spec)
-		h.waitStatus("the new version", func(s *api.Status) bool { return s.SpecVersion != 0 && s.State == api.StateRunning && s.Message == "" })
+		h.waitStatus("the new version", func(s *api.Status) bool {
+			return s.SpecVersion != old && s.State == api.StateRunning && s.Message == ""
+		})
 		db.Exec(t, "INSERT INTO a.t VALUES (2)")
 		recs := kafka.WaitRecords(t, "after", 1, 60*time.Second)
 		if id := fmt.Sprint(recs[0].JSON(t)["data"].(map[string]any)["id"]); id != "2" || len(recs) != 1 {

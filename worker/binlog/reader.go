@@ -161,12 +161,26 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return classify(fmt.Errorf("read binlog after %s: %w", start, d.fault.explain(err)))
+			return r.dumpError(fmt.Errorf("read binlog after %s: %w", start, d.fault.explain(err)))
 		}
 		if err := r.handle(ctx, ev, h); err != nil {
 			return err
 		}
 	}
+}
+
+// dumpError classifies an error of the binlog stream. A server that ignores the GTID set of the
+// dump request (Dolt) may report a purge of transactions relative to an empty set, "The GTID
+// set sent by the replica is ''", although the reader sent a set holding them: that is no purge
+// of the task's position, and the reader tries again.
+func (r *Reader) dumpError(err error) error {
+	err = classify(err)
+	var me *mysql.MyError
+	if errors.Is(err, ErrPurged) && r.cfg.Start.GTID != nil && !r.cfg.Start.GTID.IsEmpty() &&
+		errors.As(err, &me) && strings.Contains(me.Message, "sent by the replica is ''") {
+		return fmt.Errorf("the source reported a purge relative to an empty GTID set, not the task's %s (it ignores the set in the dump request): %s", r.cfg.Start, me.Message)
+	}
+	return err
 }
 
 // decodeRows runs on go-mysql's parsing goroutine: it skips decoding the rows of tables out of

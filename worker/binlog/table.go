@@ -166,8 +166,10 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 			coll, hasColl = enumSetCollations[i]
 		}
 		isBinary := hasColl && coll == binaryCollation
-		if !hasColl && ic != nil {
-			isBinary = ic.Type == change.TypeBinary
+		if ic != nil && ic.Type == change.TypeBinary {
+			// MySQL and MariaDB log the binary collation for binary columns; Dolt logs the
+			// table's default charset for every column, so the definition has to say.
+			isBinary = true
 		}
 		switch tp {
 		case mysql.MYSQL_TYPE_TINY, mysql.MYSQL_TYPE_SHORT, mysql.MYSQL_TYPE_INT24, mysql.MYSQL_TYPE_LONG, mysql.MYSQL_TYPE_LONGLONG:
