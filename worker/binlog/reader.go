@@ -170,9 +170,9 @@ func (r *Reader) Run(ctx context.Context, h Handler) error {
 }
 
 // dumpError classifies an error of the binlog stream. A server that ignores the GTID set of the
-// dump request (Dolt) may report a purge of transactions relative to an empty set, "The GTID
-// set sent by the replica is ”", although the reader sent a set holding them: that is no purge
-// of the task's position, and the reader tries again.
+// dump request (Dolt) may report a purge of transactions relative to an empty set (its message
+// quotes the set the replica sent as empty), although the reader sent a set holding them: that
+// is no purge of the task's position, and the reader tries again.
 func (r *Reader) dumpError(err error) error {
 	err = classify(err)
 	var me *mysql.MyError
