@@ -83,6 +83,19 @@ type Kafka struct {
 	// max.message.bytes; absent: the cluster's message.max.bytes (and a topic's own
 	// max.message.bytes where it is lower).
 	MaxMessageBytes int `json:"max_message_bytes,omitempty"`
+	// Delivery is at_least_once (default) or exactly_once: Kafka transactions, each holding
+	// whole source transactions and the task's checkpoint, so read_committed consumers see each
+	// change once, even across crashes and a frozen worker's return.
+	Delivery string `json:"delivery,omitempty"`
+	// CheckpointTopic is the compacted topic exactly_once tasks keep their checkpoints in
+	// (default dts_checkpoints; created when missing).
+	CheckpointTopic string `json:"checkpoint_topic,omitempty"`
+	// TransactionalID overrides exactly_once's transactional id (default dts-task-<id>-<hash of
+	// the source address>): two producers with one id fence each other.
+	TransactionalID string `json:"transactional_id,omitempty"`
+	// CommitIntervalMS is how long an exactly_once transaction collects source transactions
+	// before it commits (default 100): longer is cheaper, shorter is fresher.
+	CommitIntervalMS int `json:"commit_interval_ms,omitempty"`
 	// TLS and SASL secure the connections to the brokers.
 	TLS  *KafkaTLS  `json:"tls,omitempty"`
 	SASL *KafkaSASL `json:"sasl,omitempty"`
@@ -91,6 +104,15 @@ type Kafka struct {
 	// "skip" (the row is not sent; it is counted and reported).
 	OversizedRows string `json:"oversized_rows,omitempty"`
 }
+
+// Delivery guarantees.
+const (
+	AtLeastOnce = "at_least_once"
+	ExactlyOnce = "exactly_once"
+)
+
+// DefaultCheckpointTopic is where exactly_once tasks keep their checkpoints.
+const DefaultCheckpointTopic = "dts_checkpoints"
 
 // What to do with a row larger than the topic accepts.
 const (

@@ -154,6 +154,25 @@ func (k *Kafka) validate(field string, alter bool) error {
 			return err
 		}
 	}
+	switch k.Delivery {
+	case "", AtLeastOnce, ExactlyOnce:
+	default:
+		return FieldError(field+".delivery", "unknown guarantee %q: use at_least_once or exactly_once", k.Delivery)
+	}
+	if k.Delivery != ExactlyOnce && (k.CheckpointTopic != "" || k.TransactionalID != "" || k.CommitIntervalMS != 0) {
+		return FieldError(field+".delivery", "must be exactly_once for checkpoint_topic, transactional_id and commit_interval_ms")
+	}
+	if k.CheckpointTopic != "" {
+		if err := ValidTopic(k.CheckpointTopic); err != nil {
+			return FieldError(field+".checkpoint_topic", "%v", err)
+		}
+	}
+	if k.CommitIntervalMS < 0 || k.CommitIntervalMS > 60000 {
+		return FieldError(field+".commit_interval_ms", "must be between 1 and 60000, got %d", k.CommitIntervalMS)
+	}
+	if len(k.TransactionalID) > 200 {
+		return FieldError(field+".transactional_id", "must be at most 200 characters")
+	}
 	switch k.OversizedRows {
 	case "", OversizedFail, OversizedSkip:
 	default:

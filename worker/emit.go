@@ -26,6 +26,8 @@ import (
 // read from others.
 type emitter struct {
 	render    *render.Renderer
+	// txn is the open Kafka transaction of exactly-once delivery; nil: at least once.
+	txn *kafkaTxn
 	limit     *rateLimit
 	prod      *produce.Producer
 	tracker   *track.Tracker[Checkpoint]
@@ -53,6 +55,7 @@ type emitter struct {
 // Change implements binlog.Handler: a row of a table in scope, or a DDL. The last kept change
 // of a transaction is held back until the transaction ends, to mark it as the commit.
 func (e *emitter) Change(ctx context.Context, ev *change.Event) error {
+	defer e.lock()()
 	keep, err := e.keep(ev)
 	if err != nil || !keep {
 		return err
@@ -68,6 +71,7 @@ func (e *emitter) Change(ctx context.Context, ev *change.Event) error {
 
 // Commit implements binlog.Handler.
 func (e *emitter) Commit(ctx context.Context, end binlog.TxnEnd) error {
+	defer e.lock()()
 	e.metrics.txns.Inc()
 	e.lastCommit.Store(time.Now().UnixNano())
 	if ev := e.pending; ev != nil {
@@ -77,8 +81,7 @@ func (e *emitter) Commit(ctx context.Context, end binlog.TxnEnd) error {
 			return err
 		}
 	}
-	e.seal(Checkpoint{Pos: end.Pos, TxnTime: end.Time, Copy: e.copied})
-	return nil
+	return e.seal(ctx, Checkpoint{Pos: end.Pos, TxnTime: end.Time, Copy: e.copied})
 }
 
 // Idle implements binlog.Handler.
@@ -86,6 +89,7 @@ func (e *emitter) Idle(context.Context) { e.lastIdle.Store(time.Now().UnixNano()
 
 // Row implements snapshot.Sink.
 func (e *emitter) Row(ctx context.Context, ev *change.Event) error {
+	defer e.lock()()
 	if ev.Kind == change.Snapshot {
 		e.metrics.snapshotRows.Inc()
 	}
@@ -97,25 +101,29 @@ func (e *emitter) Row(ctx context.Context, ev *change.Event) error {
 }
 
 // Chunk implements snapshot.Sink.
-func (e *emitter) Chunk(_ context.Context, p api.SnapshotProgress) error {
+func (e *emitter) Chunk(ctx context.Context, p api.SnapshotProgress) error {
+	defer e.lock()()
 	if p.Done {
 		e.copied = &p
 	}
-	e.seal(Checkpoint{Pos: e.start, Copy: &p})
-	return nil
+	return e.seal(ctx, Checkpoint{Pos: e.start, Copy: &p})
 }
 
 // seal ends the current transaction or chunk: c is the checkpoint once its messages, and every
-// earlier one, are acknowledged. One with no message moves the checkpoint as soon as everything
-// before it is acknowledged.
-func (e *emitter) seal(c Checkpoint) {
+// earlier one, are acknowledged (with exactly-once delivery: committed). One with no message
+// moves the checkpoint as soon as everything before it is.
+func (e *emitter) seal(ctx context.Context, c Checkpoint) error {
 	c.Sent = e.sent
+	if e.txn != nil {
+		return e.sealTxn(ctx, c)
+	}
 	if e.batch == nil {
 		e.tracker.Pass(c)
-		return
+		return nil
 	}
 	e.batch.Seal(c)
 	e.batch = nil
+	return nil
 }
 
 // caughtUp reports whether the reader has nothing newer than what it passed: the server's last
@@ -155,7 +163,11 @@ func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, h
 	if err := e.limit.wait(ctx); err != nil {
 		return err
 	}
-	if e.batch == nil {
+	if e.txn != nil {
+		if err := e.beginTxn(len(key) + len(val)); err != nil {
+			return err
+		}
+	} else if e.batch == nil {
 		e.batch = e.tracker.Open()
 	}
 	// One allocation for both: sarama keeps them until the message is acknowledged.

@@ -8,20 +8,21 @@ import (
 // metrics are one worker's Prometheus metrics, in a registry of its own so several workers can
 // run in one process (dts dev).
 type metrics struct {
-	reg          *prometheus.Registry
-	rows         *prometheus.CounterVec
-	bytes        prometheus.Counter
-	acked        prometheus.Counter
-	filtered     prometheus.Counter
-	txns         prometheus.Counter
-	errors       prometheus.Counter
-	lag          prometheus.Gauge
-	inflight     prometheus.Gauge
-	checkpointTS prometheus.Gauge
-	snapshotRows prometheus.Counter
-	starts       prometheus.Counter
-	oversized    prometheus.Counter
-	kafkaStalled prometheus.Gauge
+	reg           *prometheus.Registry
+	rows          *prometheus.CounterVec
+	bytes         prometheus.Counter
+	acked         prometheus.Counter
+	filtered      prometheus.Counter
+	txns          prometheus.Counter
+	errors        prometheus.Counter
+	lag           prometheus.Gauge
+	inflight      prometheus.Gauge
+	checkpointTS  prometheus.Gauge
+	snapshotRows  prometheus.Counter
+	starts        prometheus.Counter
+	oversized     prometheus.Counter
+	txnsCommitted prometheus.Counter
+	kafkaStalled  prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -57,6 +58,9 @@ func newMetrics() *metrics {
 		snapshotRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_snapshot_rows_total", Help: "Rows read by the initial copy.",
 		}),
+		txnsCommitted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dts_worker_kafka_transactions_committed_total", Help: "Kafka transactions committed (exactly-once delivery).",
+		}),
 		oversized: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_rows_oversized_total", Help: "Rows not sent because their message was larger than the topic accepts (kafka.oversized_rows skip).",
 		}),
@@ -67,7 +71,7 @@ func newMetrics() *metrics {
 			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a rate limit change needs none).",
 		}),
 	}
-	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled,
+	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled, m.txnsCommitted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -175,7 +175,6 @@ func (p *pipeline) run(ctx context.Context) error {
 		p.log.Warn(warning)
 	}
 
-	tracker := track.New(start)
 	// Record where this task starts before anything else can fail: otherwise a retry (Kafka
 	// down, say) would take "now" again and skip what was written in between.
 	p.report.checkpoint(start, false, p.report.view().Message)
@@ -187,11 +186,26 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var txn *kafkaTxn
+	if spec.Kafka.Delivery == api.ExactlyOnce {
+		txn = newKafkaTxn(spec, p.cfg.TaskID)
+		pcfg.TransactionalID = string(txn.key)
+	}
 	prod, err := produce.New(pcfg)
 	if err != nil {
 		return err
 	}
+	if txn != nil {
+		// The producer fenced every older one of the task, so their open transactions are
+		// aborted: the last committed checkpoint is where the task stands.
+		if start, err = p.resumeExactlyOnce(ctx, prod, pcfg, txn, server.Flavor, start); err != nil {
+			prod.Abort()
+			return err
+		}
+	}
+	tracker := track.New(start)
 	e := &emitter{
+		txn:       txn,
 		render:    rend,
 		limit:     p.limit,
 		prod:      prod,
@@ -215,6 +229,9 @@ func (p *pipeline) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.read(gctx, conn, d, server, start, scope, e) })
 	g.Go(func() error { return p.reportLoop(gctx, tracker, e, warning) })
+	if txn != nil {
+		g.Go(func() error { return e.committer(gctx) })
+	}
 	g.Go(func() error {
 		select {
 		case <-prod.Failed():
@@ -236,7 +253,23 @@ func (p *pipeline) run(ctx context.Context) error {
 func (p *pipeline) shutdown(ctx context.Context, err error, tracker *track.Tracker[Checkpoint], prod *produce.Producer, e *emitter) error {
 	stopCtx, cancel := context.WithTimeout(p.stopCtx, p.cfg.StopTimeout)
 	defer cancel()
-	lockLost := errors.Is(err, store.ErrLockLost)
+	lockLost := errors.Is(err, store.ErrLockLost) || errors.Is(err, produce.ErrFenced)
+	if e.txn != nil && !lockLost && prod.Err() == nil {
+		// Commit what is whole; a transaction cut short is aborted with the producer.
+		done := make(chan error, 1)
+		fctx, cancel := withReserve(stopCtx, saveReserve)
+		go func() { done <- e.finishTxn(fctx) }()
+		select {
+		case ferr := <-done:
+			if ferr != nil {
+				p.log.Warn("commit the last transaction", "err", ferr)
+			}
+		case <-fctx.Done():
+			prod.Abort()
+			<-done
+		}
+		cancel()
+	}
 	drained := false
 	if !lockLost && prod.Err() == nil {
 		dctx, cancel := withReserve(stopCtx, saveReserve)
@@ -248,7 +281,7 @@ func (p *pipeline) shutdown(ctx context.Context, err error, tracker *track.Track
 			drained = true
 		}
 	}
-	if drained {
+	if drained && (e.txn == nil || !e.txn.open) {
 		cctx, cancel := withReserve(stopCtx, saveReserve)
 		if cerr := prod.Close(cctx); cerr != nil && err == nil {
 			err = cerr
@@ -275,6 +308,23 @@ func (p *pipeline) shutdown(ctx context.Context, err error, tracker *track.Track
 		return fmt.Errorf("the source no longer has the binlog after position %s (%w). dts cannot resume without losing rows: delete the task and submit it again with incr=false to copy the tables afresh, or with incr=true to stream from now and accept the gap", c.Pos, err)
 	}
 	return err
+}
+
+// resumeExactlyOnce makes sure the checkpoint topic exists and returns the last checkpoint
+// committed to Kafka, or start when there is none yet.
+func (p *pipeline) resumeExactlyOnce(ctx context.Context, prod *produce.Producer, cfg produce.Config, txn *kafkaTxn, flavor string, start Checkpoint) (Checkpoint, error) {
+	if err := prod.EnsureCompactedTopic(txn.topic); err != nil {
+		return start, err
+	}
+	kc, ok, err := committedCheckpoint(ctx, cfg, txn, flavor)
+	if err != nil || !ok {
+		return start, err
+	}
+	if kc.Pos.String() != start.Pos.String() {
+		p.log.Info("resuming at the checkpoint committed to Kafka", "kafka", kc.Pos.String(), "status", start.Pos.String())
+	}
+	p.report.checkpoint(kc, false, p.report.view().Message)
+	return kc, p.status.save(ctx)
 }
 
 // withReserve returns a context that ends reserve before ctx's deadline.

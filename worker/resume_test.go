@@ -97,10 +97,21 @@ func (l *load) run(t *testing.T, ctx context.Context, keys int, seed int64) erro
 // back), and the last one is the key's final value.
 func (l *load) verify(t *testing.T, kafka *testenv.Kafka, topic string) (msgs, dups int) {
 	t.Helper()
+	return l.check(t, kafka.Read(t, topic))
+}
+
+// verifyCommitted is verify for what a read_committed consumer sees.
+func (l *load) verifyCommitted(t *testing.T, kafka *testenv.Kafka, topic string) (msgs, dups int) {
+	t.Helper()
+	return l.check(t, kafka.ReadCommitted(t, topic))
+}
+
+func (l *load) check(t *testing.T, recs []testenv.Record) (msgs, dups int) {
+	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	seqs := map[int][]int{}
-	for _, r := range kafka.Read(t, topic) {
+	for _, r := range recs {
 		var m struct {
 			Data struct {
 				ID  int `json:"id"`
@@ -172,14 +183,18 @@ func TestKillNine(t *testing.T) {
 	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) { killNine(t, bin, db) })
 }
 
-func killNine(t *testing.T, bin string, db testenv.MySQLServer) {
+func killNine(t *testing.T, bin string, db testenv.MySQLServer) { killNineWith(t, bin, db, "") }
+
+// killNineWith is the kill -9 test with a delivery guarantee: with exactly_once, a
+// read_committed consumer must see every row version exactly once.
+func killNineWith(t *testing.T, bin string, db testenv.MySQLServer, delivery string) {
 	kafka := testenv.StartKafka(t, 4)
 	db.Exec(t, "CREATE DATABASE t", "CREATE TABLE t.kv (id INT PRIMARY KEY, seq INT, pad VARCHAR(200))")
 	dir := t.TempDir()
 	e := db.Endpoint()
 	spec := api.TaskSpec{
 		Source:  &api.Source{Host: e.Host, Port: e.Port, Username: e.User, Password: e.Password},
-		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "kv", PartitionMode: api.PartitionByPrimaryKey},
+		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "kv", PartitionMode: api.PartitionByPrimaryKey, Delivery: delivery},
 		Filters: []api.Filter{{DBName: "t", Match: "kv"}},
 	}
 	b, _ := json.Marshal(api.SubmitRequest{Task: &spec})
@@ -231,8 +246,12 @@ func killNine(t *testing.T, bin string, db testenv.MySQLServer) {
 	// Wait until the last incarnation delivered everything, then check.
 	total := l.total()
 	deadline = time.Now().Add(90 * time.Second)
+	read := kafka.Read
+	if delivery == api.ExactlyOnce {
+		read = kafka.ReadCommitted
+	}
 	for {
-		if recs := kafka.Read(t, "kv"); len(recs) >= total {
+		if recs := read(t, "kv"); len(recs) >= total {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -248,6 +267,14 @@ func killNine(t *testing.T, bin string, db testenv.MySQLServer) {
 			t.Fatalf("checkpoint %s never reached %s", statusPos(), want)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if delivery == api.ExactlyOnce {
+		msgs, dups := l.verifyCommitted(t, kafka, "kv")
+		t.Logf("exactly once: %d row changes, %d committed messages after %d SIGKILLs (%d duplicates); %d messages written in all", total, msgs, kills, dups, len(kafka.Read(t, "kv")))
+		if dups != 0 || msgs != total {
+			t.Errorf("a read_committed consumer saw %d messages for %d row changes (%d duplicates)", msgs, total, dups)
+		}
+		return
 	}
 	msgs, dups := l.verify(t, kafka, "kv")
 	t.Logf("%d row changes, %d messages after %d SIGKILLs (%d re-sent)", total, msgs, kills, dups)

@@ -18,6 +18,7 @@ import (
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/internal/backoff"
 	"github.com/dtsrepl/dts/store"
+	"github.com/dtsrepl/dts/worker/produce"
 )
 
 // Config configures a worker.
@@ -232,6 +233,11 @@ func (w *Worker) loop(ctx context.Context) error {
 		case errors.Is(err, store.ErrNotFound):
 			return w.exit(ctx, err)
 		case errors.Is(err, store.ErrLockLost):
+			return err
+		case errors.Is(err, produce.ErrFenced):
+			// A newer worker of the task took over at the brokers: this one may write nothing
+			// more, not even its status.
+			w.log.Error("fenced: a newer worker of this task took over; stopping", "err", err)
 			return err
 		case isPermanent(err):
 			w.log.Error("task failed", "err", err)

@@ -240,8 +240,41 @@ func (k *Kafka) WaitRecords(t testing.TB, topic string, n int, timeout time.Dura
 	}
 }
 
-func (k *Kafka) read(topic string) ([]Record, error) {
-	c, err := sarama.NewClient(k.Addrs, k.clientConfig())
+// ReadCommitted returns what a consumer with isolation.level read_committed sees of topic:
+// nothing of aborted or open transactions.
+func (k *Kafka) ReadCommitted(t testing.TB, topic string) []Record {
+	t.Helper()
+	recs, err := k.readAs(topic, true)
+	if err != nil {
+		t.Fatalf("read topic %s: %v", topic, err)
+	}
+	return recs
+}
+
+// WaitCommitted polls topic until a read_committed consumer sees at least n records.
+func (k *Kafka) WaitCommitted(t testing.TB, topic string, n int, timeout time.Duration) []Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		recs, err := k.readAs(topic, true)
+		if err == nil && len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s: want at least %d committed records, have %d after %s (last error: %v)", topic, n, len(recs), timeout, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (k *Kafka) read(topic string) ([]Record, error) { return k.readAs(topic, false) }
+
+func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
+	cfg := k.clientConfig()
+	if committed {
+		cfg.Consumer.IsolationLevel = sarama.ReadCommitted
+	}
+	c, err := sarama.NewClient(k.Addrs, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -287,6 +320,9 @@ func (k *Kafka) read(topic string) ([]Record, error) {
 			return nil, err
 		}
 		timeout := time.After(60 * time.Second)
+		// Transaction markers take offsets no consumer sees, and read_committed stops at the last
+		// stable offset: a quiet second ends such a partition.
+		quiet := time.NewTimer(time.Second)
 	loop:
 		for {
 			select {
@@ -295,6 +331,9 @@ func (k *Kafka) read(topic string) ([]Record, error) {
 				if m.Offset+1 >= high {
 					break loop
 				}
+				quiet.Reset(time.Second)
+			case <-quiet.C:
+				break loop
 			case err := <-pc.Errors():
 				pc.Close()
 				return nil, err

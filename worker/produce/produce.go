@@ -41,7 +41,11 @@ type Config struct {
 	// TLS, when set, encrypts the broker connections; an empty ServerName is each broker's host.
 	TLS *tls.Config
 	// SASL, when set, authenticates them.
-	SASL   *SASL
+	SASL *SASL
+	// TransactionalID, when set, makes the producer transactional (exactly-once): messages go
+	// out in transactions (Begin, Commit) and a new producer with the same id fences every older
+	// one at the brokers.
+	TransactionalID string
 	Logger *slog.Logger
 	// OnAck, if set, is called for every acknowledged message.
 	OnAck func()
@@ -57,7 +61,16 @@ var (
 	ErrRejected = errors.New("kafka failure that retrying cannot fix")
 	// ErrTooLarge: the message is larger than the topic accepts. Wrapped with ErrRejected.
 	ErrTooLarge = errors.New("message larger than the topic accepts")
+	// ErrFenced: a newer producer with the same transactional id (a newer incarnation of the
+	// task's worker) took over; this one must stop at once.
+	ErrFenced = errors.New("fenced by a newer producer of the task")
+	// ErrNoTransactions: the brokers do not support transactions.
+	ErrNoTransactions = errors.New("the Kafka brokers do not support transactions")
 )
+
+// transactionTimeout is how long the brokers keep a transaction open without a word from its
+// producer: a worker that died is aborted after it (or at once when its successor starts).
+const transactionTimeout = time.Minute
 
 // Defaults.
 const (
@@ -140,6 +153,12 @@ func New(cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, connectError(addrs, d, err)
 	}
+	if cfg.TransactionalID != "" {
+		if err := checkTransactions(client); err != nil {
+			client.Close()
+			return nil, err
+		}
+	}
 	p := &Producer{
 		client:   client,
 		dialer:   d,
@@ -166,6 +185,9 @@ func New(cfg Config) (*Producer, error) {
 	ap, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
 		client.Close()
+		if fenced(err) {
+			return nil, fmt.Errorf("%w: %w", ErrFenced, err)
+		}
 		return nil, connectError(addrs, d, err)
 	}
 	p.ap = ap
@@ -237,6 +259,14 @@ func saramaConfig(cfg Config, d *dialer) (*sarama.Config, error) {
 	if cfg.SASL != nil {
 		if err := cfg.SASL.configure(sc); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.TransactionalID != "" {
+		sc.Producer.Transaction.ID = cfg.TransactionalID
+		sc.Producer.Transaction.Timeout = transactionTimeout
+		sc.Producer.Transaction.Retry.Max = 50
+		sc.Producer.Transaction.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+			return backoff(min(10*time.Millisecond<<min(retries, 6), 500*time.Millisecond))
 		}
 	}
 	sc.ChannelBufferSize = 4096
@@ -445,6 +475,9 @@ func (p *Producer) deliveryError(e *sarama.ProducerError) error {
 	if f := p.dialer.firstFault(); f != nil {
 		return reject(fmt.Errorf("%w: %s: %w", ErrDelivery, where, f))
 	}
+	if fenced(e.Err) {
+		return fmt.Errorf("%w: %s: %w", ErrFenced, where, e.Err)
+	}
 	if errors.Is(e.Err, sarama.ErrMessageSizeTooLarge) {
 		size := 0
 		if env != nil {
@@ -495,6 +528,77 @@ func (p *Producer) Close(ctx context.Context) error {
 		}
 	}
 	return p.Err()
+}
+
+// Begin starts a transaction (transactional producers).
+func (p *Producer) Begin() error {
+	if err := p.ap.BeginTxn(); err != nil {
+		err = p.txnError("begin", err)
+		p.fail(err)
+		return err
+	}
+	return nil
+}
+
+// Commit commits the open transaction: it waits until Kafka has every message sent in it, then
+// makes them visible to read_committed consumers, all at once. A failure fails the producer:
+// the transaction is aborted (by this producer, or by the brokers when the next one starts).
+func (p *Producer) Commit() error {
+	if err := p.Err(); err != nil {
+		return err
+	}
+	if err := p.ap.CommitTxn(); err != nil {
+		err = p.txnError("commit", err)
+		p.fail(err)
+		return err
+	}
+	return p.Err()
+}
+
+func (p *Producer) txnError(what string, err error) error {
+	if fenced(err) {
+		return fmt.Errorf("%w: %s the Kafka transaction: %w", ErrFenced, what, err)
+	}
+	if f := p.Err(); f != nil {
+		return f
+	}
+	return fmt.Errorf("%w: %s the Kafka transaction: %w", ErrDelivery, what, err)
+}
+
+// fenced reports whether err says a newer producer with the same transactional id took over.
+func fenced(err error) bool {
+	return errors.Is(err, sarama.ErrProducerFenced) || errors.Is(err, sarama.ErrInvalidProducerEpoch)
+}
+
+// checkTransactions fails unless the brokers can run transactions (InitProducerId and the
+// transaction requests), so an exactly-once task says so at once instead of failing later.
+func checkTransactions(c sarama.Client) error {
+	brokers := c.Brokers()
+	if len(brokers) == 0 {
+		return nil
+	}
+	b := brokers[0]
+	if ok, _ := b.Connected(); !ok {
+		if err := b.Open(c.Config()); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+			return nil // unreachable: the producer reports it
+		}
+	}
+	resp, err := b.ApiVersions(&sarama.ApiVersionsRequest{})
+	if err != nil {
+		return nil
+	}
+	need := map[int16]string{22: "InitProducerId", 24: "AddPartitionsToTxn", 26: "EndTxn"}
+	for _, k := range resp.ApiKeys {
+		delete(need, k.ApiKey)
+	}
+	if len(need) > 0 {
+		var missing []string
+		for _, n := range need {
+			missing = append(missing, n)
+		}
+		return reject(fmt.Errorf("%w (they lack %s): kafka.delivery exactly_once needs Kafka 0.11 or later with transactions enabled; use at_least_once", ErrNoTransactions, strings.Join(missing, ", ")))
+	}
+	return nil
 }
 
 // Abort cuts the connections at once and closes the producer: nothing queued is sent.
