@@ -25,9 +25,9 @@ import (
 // checkpoint it reaches. It runs on the reading goroutine; only the counters it publishes are
 // read from others.
 type emitter struct {
-	render    *render.Renderer
+	render *render.Renderer
 	// txn is the open Kafka transaction of exactly-once delivery; nil: at least once.
-	txn *kafkaTxn
+	txn       *kafkaTxn
 	limit     *rateLimit
 	prod      *produce.Producer
 	tracker   *track.Tracker[Checkpoint]

@@ -197,7 +197,9 @@ func TestExactlyOnceOutage(t *testing.T) {
 	go func() { loadErr <- l.run(t, ctx, 40, 8) }()
 	time.Sleep(2 * time.Second)
 	kafka.Stop()
-	h.waitStatusWithin(30*time.Second, "saying Kafka fails", func(s *api.Status) bool { return strings.Contains(s.Message, "kafka") || strings.Contains(s.Message, "Kafka") })
+	h.waitStatusWithin(30*time.Second, "saying Kafka fails", func(s *api.Status) bool {
+		return strings.Contains(s.Message, "kafka") || strings.Contains(s.Message, "Kafka")
+	})
 	time.Sleep(5 * time.Second)
 	kafka.Restart(t)
 	time.Sleep(3 * time.Second)

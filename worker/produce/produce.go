@@ -46,7 +46,7 @@ type Config struct {
 	// out in transactions (Begin, Commit) and a new producer with the same id fences every older
 	// one at the brokers.
 	TransactionalID string
-	Logger *slog.Logger
+	Logger          *slog.Logger
 	// OnAck, if set, is called for every acknowledged message.
 	OnAck func()
 }
