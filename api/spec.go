@@ -134,6 +134,16 @@ type Filter struct {
 
 // RateLimit is a token bucket in rows per second.
 type RateLimit struct {
+	// Rate is the task's rows per second (0: no limit of the task's own, when Tables is set).
+	Rate     float64 `json:"rate"`
+	Capacity int     `json:"capacity,omitempty"`
+	// Tables limits tables beside the task: "db.table", or "db./regex/" selecting tables of db
+	// whose whole name matches; each matched table gets a bucket of its own.
+	Tables map[string]TableRateLimit `json:"tables,omitempty"`
+}
+
+// TableRateLimit is one table's token bucket in rows per second.
+type TableRateLimit struct {
 	Rate     float64 `json:"rate"`
 	Capacity int     `json:"capacity,omitempty"`
 }

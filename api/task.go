@@ -92,7 +92,38 @@ type Status struct {
 	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
 	// Worker identifies the process (host, pid, Nomad allocation).
 	Worker string `json:"worker,omitempty"`
+	// Tables counts what the task did per table (the busiest MaxTableStats; the rest in one
+	// entry with table "*").
+	Tables []TableStats `json:"tables,omitempty"`
+	// RetentionHeadroomSeconds is how long the source keeps the binlog at the checkpoint
+	// still: its binlog retention minus the checkpoint's age. Absent when the source purges by
+	// no age.
+	RetentionHeadroomSeconds *float64 `json:"retention_headroom_seconds,omitempty"`
+	// AppliedVersion is the spec version in effect since AppliedPos, the transaction boundary
+	// where the worker started applying it.
+	AppliedVersion int64  `json:"applied_version,omitempty"`
+	AppliedPos     string `json:"applied_pos,omitempty"`
+	// Topics are the topics written since AppliedPos (for the markers of the next change).
+	Topics []string `json:"topics,omitempty"`
 }
+
+// TableStats counts a table's changes as the task processed them (a change read again after a
+// restart counts again).
+type TableStats struct {
+	DB       string `json:"db"`
+	Table    string `json:"table"`
+	Inserts  uint64 `json:"inserts"`
+	Updates  uint64 `json:"updates"`
+	Deletes  uint64 `json:"deletes"`
+	DDL      uint64 `json:"ddl"`
+	Copied   uint64 `json:"copied"`
+	Filtered uint64 `json:"filtered"`
+	// Bytes counts the bytes of the table's messages (keys and values).
+	Bytes uint64 `json:"bytes"`
+}
+
+// MaxTableStats bounds the tables a status lists.
+const MaxTableStats = 200
 
 // SnapshotProgress is the state of the initial copy of an incr=false task; it is also the
 // copy's checkpoint.
@@ -108,6 +139,8 @@ type SnapshotProgress struct {
 	RowsCopied    uint64          `json:"rows_copied"`
 	RowsEstimated uint64          `json:"rows_estimated"`
 	Done          bool            `json:"done"`
+	// Started is when Pos was taken: the binlog from there must outlive the copy.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // TableRef names a table by its database and its name, kept apart: either may contain a dot.

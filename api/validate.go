@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -53,14 +54,49 @@ func (s *TaskSpec) validate(alter bool) error {
 		}
 	}
 	if r := s.RateLimit; r != nil {
-		if r.Rate <= 0 {
+		if r.Rate < 0 || r.Rate == 0 && len(r.Tables) == 0 {
 			return FieldError("task.rate_limit.rate", "must be a positive number of rows per second, got %v", r.Rate)
 		}
 		if r.Capacity < 0 {
 			return FieldError("task.rate_limit.capacity", "must not be negative, got %d", r.Capacity)
 		}
+		for name, tl := range r.Tables {
+			field := fmt.Sprintf("task.rate_limit.tables[%q]", name)
+			if _, _, err := ParseTablePattern(name); err != nil {
+				return FieldError(field, "%v", err)
+			}
+			if tl.Rate <= 0 {
+				return FieldError(field+".rate", "must be a positive number of rows per second, got %v", tl.Rate)
+			}
+			if tl.Capacity < 0 {
+				return FieldError(field+".capacity", "must not be negative, got %d", tl.Capacity)
+			}
+		}
 	}
 	return nil
+}
+
+// ParseTablePattern splits a per-table setting's key, "db.table" or "db./regex/", into the
+// database and the table match (a name, or a regular expression between slashes). The split is
+// at the last dot before the table part, so a database name may hold dots; a table whose name
+// holds one is matched with the regex form.
+func ParseTablePattern(s string) (db, match string, err error) {
+	if strings.HasSuffix(s, "/") {
+		i := strings.Index(s, "./")
+		if i <= 0 || len(s) < i+4 {
+			return "", "", fmt.Errorf("%q is not db.table or db./regex/", s)
+		}
+		db, match = s[:i], s[i+1:]
+		if _, err := regexp.Compile(match[1 : len(match)-1]); err != nil {
+			return "", "", fmt.Errorf("bad regular expression in %q: %w", s, err)
+		}
+		return db, match, nil
+	}
+	i := strings.LastIndexByte(s, '.')
+	if i <= 0 || i == len(s)-1 {
+		return "", "", fmt.Errorf("%q is not db.table or db./regex/", s)
+	}
+	return s[:i], s[i+1:], nil
 }
 
 func (s *Source) validate(field string) error {

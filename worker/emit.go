@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"regexp"
+	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/backoff"
 	"github.com/dtsrepl/dts/worker/binlog"
 	"github.com/dtsrepl/dts/worker/change"
 	"github.com/dtsrepl/dts/worker/produce"
@@ -27,7 +31,10 @@ import (
 type emitter struct {
 	render *render.Renderer
 	// txn is the open Kafka transaction of exactly-once delivery; nil: at least once.
-	txn       *kafkaTxn
+	txn *kafkaTxn
+	// tables counts per table; topics remembers where messages went.
+	tables    *tableStats
+	topics    topicSet
 	limit     *rateLimit
 	prod      *produce.Producer
 	tracker   *track.Tracker[Checkpoint]
@@ -140,13 +147,19 @@ func (e *emitter) keep(ev *change.Event) (bool, error) {
 	}
 	if !keep {
 		e.metrics.filtered.Inc()
+		if c := e.tables.of(ev.Table); c != nil {
+			c.filtered.Add(1)
+		}
 	}
 	return keep, nil
 }
 
 // send renders one change and sends its messages in the current batch.
 func (e *emitter) send(ctx context.Context, ev *change.Event) error {
+	counters := e.tables.of(ev.Table)
+	counters.count(ev.Kind)
 	err := e.render.Render(ev, func(topic string, hash uint32, key, val []byte) error {
+		counters.sent(len(key) + len(val))
 		return e.deliver(ctx, ev, topic, hash, key, val)
 	})
 	if errors.Is(err, render.ErrKeyExcluded) {
@@ -160,7 +173,7 @@ func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, h
 	if size := produce.Size(key, val); size > e.prod.Limit(topic) {
 		return e.tooLarge(ev, topic, key, size)
 	}
-	if err := e.limit.wait(ctx); err != nil {
+	if err := e.limit.wait(ctx, ev.Table, e.metrics.rateLimited); err != nil {
 		return err
 	}
 	if e.txn != nil {
@@ -186,6 +199,7 @@ func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, h
 	if err := e.prod.Send(ctx, topic, k, v, hash, e.batch, ev.Table); err != nil {
 		return err
 	}
+	e.topics.add(topic)
 	e.sent++
 	e.kinds[ev.Kind].Inc()
 	e.metrics.bytes.Add(float64(len(buf)))
@@ -222,37 +236,147 @@ func (e *emitter) warnings() string {
 	return fmt.Sprintf("warning: %d rows larger than their topic accepts were not sent (kafka.oversized_rows is skip); the last: %s", n, last)
 }
 
-// rateLimit is the task's token bucket (rate_limit), changed live by an alter.
+// rateLimit is the task's token bucket (rate_limit) and its tables' (rate_limit.tables), changed
+// live by an alter.
 type rateLimit struct {
 	limiter *rate.Limiter
 	on      atomic.Bool
+	tables  atomic.Pointer[tableLimits]
+
+	// Used by the emitter's goroutine only: each table layout's bucket under the rules gen.
+	cache map[*change.Table]*rate.Limiter
+	gen   *tableLimits
+}
+
+// tableLimits are the per-table rules of one spec version.
+type tableLimits struct {
+	rules []tableRule
+}
+
+type tableRule struct {
+	db      string
+	name    string         // exact table name, when re is nil
+	re      *regexp.Regexp // anchored
+	limiter *rate.Limiter  // shared by every table the rule matches
+	key     string
 }
 
 func newRateLimit(rl *api.RateLimit) *rateLimit {
-	l := &rateLimit{limiter: rate.NewLimiter(rate.Inf, 1)}
+	l := &rateLimit{limiter: rate.NewLimiter(rate.Inf, 1), cache: map[*change.Table]*rate.Limiter{}}
 	l.set(rl)
 	return l
 }
 
-// set applies a rate limit (nil: none) at once, also while the pipeline runs.
+// set applies a rate limit (nil: none) at once, also while the pipeline runs. A table rule that
+// stays keeps its bucket (with the new rate).
 func (l *rateLimit) set(rl *api.RateLimit) {
 	if rl == nil || rl.Rate <= 0 {
 		l.on.Store(false)
 		l.limiter.SetLimit(rate.Inf)
-		return
+	} else {
+		setBucket(l.limiter, rl.Rate, rl.Capacity)
+		l.on.Store(true)
 	}
-	burst := rl.Capacity
-	if burst <= 0 {
-		burst = int(math.Ceil(rl.Rate))
+	var tables map[string]api.TableRateLimit
+	if rl != nil {
+		tables = rl.Tables
 	}
-	l.limiter.SetBurst(max(burst, 1))
-	l.limiter.SetLimit(rate.Limit(rl.Rate))
-	l.on.Store(true)
+	old := map[string]*rate.Limiter{}
+	if cur := l.tables.Load(); cur != nil {
+		for _, r := range cur.rules {
+			old[r.key] = r.limiter
+		}
+	}
+	next := &tableLimits{}
+	keys := make([]string, 0, len(tables))
+	for k := range tables {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the first matching rule wins: make "first" mean something
+	for _, k := range keys {
+		db, match, err := api.ParseTablePattern(k)
+		if err != nil {
+			continue // validated before it got here
+		}
+		r := tableRule{db: db, key: k, limiter: old[k]}
+		if strings.HasPrefix(match, "/") {
+			r.re = regexp.MustCompile("^(?:" + match[1:len(match)-1] + ")$")
+		} else {
+			r.name = match
+		}
+		if r.limiter == nil {
+			r.limiter = rate.NewLimiter(rate.Inf, 1)
+		}
+		setBucket(r.limiter, tables[k].Rate, tables[k].Capacity)
+		next.rules = append(next.rules, r)
+	}
+	l.tables.Store(next)
 }
 
-func (l *rateLimit) wait(ctx context.Context) error {
-	if !l.on.Load() {
+func setBucket(lim *rate.Limiter, r float64, capacity int) {
+	burst := capacity
+	if burst <= 0 {
+		burst = int(math.Ceil(r))
+	}
+	lim.SetBurst(max(burst, 1))
+	lim.SetLimit(rate.Limit(r))
+}
+
+// wait takes one row's token from the task's bucket and from its table's, if it has one. waited
+// counts the time each made it wait.
+func (l *rateLimit) wait(ctx context.Context, t *change.Table, waited func(scope string, d time.Duration)) error {
+	if l.on.Load() {
+		if err := take(ctx, l.limiter, "task", waited); err != nil {
+			return err
+		}
+	}
+	if t == nil {
 		return nil
 	}
-	return l.limiter.Wait(ctx)
+	if lim := l.table(t); lim != nil {
+		return take(ctx, lim, "table", waited)
+	}
+	return nil
+}
+
+// take is rate.Limiter.Wait, telling how long it waited.
+func take(ctx context.Context, lim *rate.Limiter, scope string, waited func(string, time.Duration)) error {
+	r := lim.Reserve()
+	d := r.Delay()
+	if d <= 0 {
+		return nil
+	}
+	if err := backoff.Sleep(ctx, d); err != nil {
+		r.Cancel()
+		return err
+	}
+	waited(scope, d)
+	return nil
+}
+
+// table returns the bucket of t's table, nil when no rule matches it.
+func (l *rateLimit) table(t *change.Table) *rate.Limiter {
+	rules := l.tables.Load()
+	if rules == nil || len(rules.rules) == 0 {
+		return nil
+	}
+	if l.gen != rules {
+		clear(l.cache)
+		l.gen = rules
+	}
+	if lim, ok := l.cache[t]; ok {
+		return lim
+	}
+	var lim *rate.Limiter
+	for _, r := range rules.rules {
+		if r.db == t.Schema && (r.re != nil && r.re.MatchString(t.Name) || r.re == nil && r.name == t.Name) {
+			lim = r.limiter
+			break
+		}
+	}
+	if len(l.cache) >= 4096 {
+		clear(l.cache)
+	}
+	l.cache[t] = lim
+	return lim
 }

@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -22,6 +24,10 @@ type metrics struct {
 	starts        prometheus.Counter
 	oversized     prometheus.Counter
 	txnsCommitted prometheus.Counter
+	limitWait     *prometheus.CounterVec
+	headroom      prometheus.Gauge
+	tableRows     *prometheus.CounterVec
+	tableBytes    *prometheus.CounterVec
 	kafkaStalled  prometheus.Gauge
 }
 
@@ -58,6 +64,18 @@ func newMetrics() *metrics {
 		snapshotRows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_snapshot_rows_total", Help: "Rows read by the initial copy.",
 		}),
+		headroom: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dts_worker_retention_headroom_seconds", Help: "How long the source keeps the binlog at the checkpoint still (-1: it purges by no age).",
+		}),
+		tableRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dts_worker_table_changes_total", Help: "Changes processed per table (the first 100 tables; the others under table \"*\"), by type.",
+		}, []string{"table", "type"}),
+		tableBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dts_worker_table_message_bytes_total", Help: "Bytes of messages sent per table (the first 100 tables; the others under table \"*\").",
+		}, []string{"table"}),
+		limitWait: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dts_worker_rate_limit_wait_seconds_total", Help: "Time rows waited for a rate limit's tokens, by limit (task: rate_limit, table: rate_limit.tables).",
+		}, []string{"limit"}),
 		txnsCommitted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dts_worker_kafka_transactions_committed_total", Help: "Kafka transactions committed (exactly-once delivery).",
 		}),
@@ -71,7 +89,12 @@ func newMetrics() *metrics {
 			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a rate limit change needs none).",
 		}),
 	}
-	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled, m.txnsCommitted,
+	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled, m.txnsCommitted, m.limitWait, m.tableRows, m.tableBytes, m.headroom,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// rateLimited counts time a rate limit made rows wait.
+func (m *metrics) rateLimited(scope string, d time.Duration) {
+	m.limitWait.WithLabelValues(scope).Add(d.Seconds())
 }

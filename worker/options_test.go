@@ -31,6 +31,18 @@ func (h *harness) metric(name string) float64 {
 	return v
 }
 
+// metricLabel reads a series of a labelled metric (0 when it has none yet).
+func (h *harness) metricLabel(name, label string) float64 {
+	h.t.Helper()
+	b := h.get("/metrics")
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{` + regexp.QuoteMeta(label) + `\} (\S+)$`).FindStringSubmatch(b)
+	if m == nil {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return v
+}
+
 func intp(i int) *int { return &i }
 
 // TestRouting covers topic_mode, partition_mode with its fallback, exclude_columns, flat_format,

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -204,8 +205,13 @@ func (p *pipeline) run(ctx context.Context) error {
 		}
 	}
 	tracker := track.New(start)
+	tables := newTableStats(p.metrics.tableRows, p.metrics.tableBytes)
+	if p.prev != nil {
+		tables.resume(p.prev.Tables)
+	}
 	e := &emitter{
 		txn:       txn,
+		tables:    tables,
 		render:    rend,
 		limit:     p.limit,
 		prod:      prod,
@@ -222,13 +228,19 @@ func (p *pipeline) run(ctx context.Context) error {
 	for k := change.Insert; k <= change.CopyEnd; k++ {
 		e.kinds[k] = p.metrics.rows.WithLabelValues(k.String())
 	}
+	if err := p.cutOver(ctx, conn, rend, scope, e, start); err != nil {
+		prod.Abort()
+		return err
+	}
 	p.report.healthy()
 	p.metrics.starts.Inc()
 	p.log.Info("pipeline started", "source", addr, "flavor", server.Flavor, "version", server.Version, "start", start.Pos.String(), "copy", start.copying())
 
+	var room atomic.Pointer[headroom]
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return p.read(gctx, conn, d, server, start, scope, e) })
-	g.Go(func() error { return p.reportLoop(gctx, tracker, e, warning) })
+	g.Go(func() error { return p.reportLoop(gctx, tracker, e, warning, &room) })
+	g.Go(func() error { return p.retention(gctx, d, tracker, &room) })
 	if txn != nil {
 		g.Go(func() error { return e.committer(gctx) })
 	}
@@ -292,6 +304,7 @@ func (p *pipeline) shutdown(ctx context.Context, err error, tracker *track.Track
 	}
 	if !lockLost {
 		c, _ := tracker.Checkpoint()
+		p.report.update(func(st *api.Status) { st.Tables = e.tables.view() })
 		p.report.checkpoint(c, false, p.report.view().Message)
 		if serr := p.status.save(stopCtx); serr != nil {
 			p.log.Warn("save checkpoint", "err", serr)
@@ -381,7 +394,7 @@ func (p *pipeline) saveNow(ctx context.Context) {
 // reportLoop publishes the tracker's checkpoint and the pipeline's health every StatusInterval,
 // saves the status when something changed (every HeartbeatInterval anyway, to show the worker
 // alive), and stops the attempt when the lock is lost.
-func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkpoint], e *emitter, warning string) error {
+func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkpoint], e *emitter, warning string, room *atomic.Pointer[headroom]) error {
 	t := time.NewTicker(p.cfg.StatusInterval)
 	defer t.Stop()
 	last := time.Now()
@@ -397,6 +410,10 @@ func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkp
 			p.metrics.checkpointTS.Set(float64(c.TxnTime.Unix()))
 		}
 		msg := joinMessages(warning, e.warnings())
+		h := room.Load()
+		if h != nil {
+			msg = joinMessages(h.warning, msg)
+		}
 		stalled, lastErr := e.prod.Stalled()
 		p.metrics.kafkaStalled.Set(stalled.Seconds())
 		if stalled >= stallAfter {
@@ -406,6 +423,14 @@ func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkp
 			}
 			msg = joinMessages(m, msg)
 		}
+		p.report.update(func(st *api.Status) {
+			st.Tables, st.Topics = e.tables.view(), e.topics.list()
+			st.RetentionHeadroomSeconds = nil
+			if h != nil {
+				s := float64(int64(h.seconds))
+				st.RetentionHeadroomSeconds = &s
+			}
+		})
 		changed := p.report.checkpoint(c, open == 0 && e.caughtUp(), msg)
 		if !changed && time.Since(last) < p.cfg.HeartbeatInterval {
 			continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -36,7 +37,7 @@ func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec
 		if perr != nil {
 			return c, perr
 		}
-		c.Copy = &api.SnapshotProgress{Pos: c.Pos.String(), Tables: tables, RowsEstimated: estimate}
+		c.Copy = &api.SnapshotProgress{Pos: c.Pos.String(), Tables: tables, RowsEstimated: estimate, Started: time.Now()}
 		log.Info("initial copy planned", "tables", len(tables), "rows_estimated", estimate, "stream_from", c.Pos.String())
 	default:
 		c.Pos, err = binlog.CurrentPos(conn, server)

@@ -43,6 +43,7 @@ func (r *report) resume(prev *api.Status, specVersion int64) {
 		st.SpecVersion = specVersion
 		if prev != nil {
 			st.Pos, st.TransactionTime, st.RowsSent, st.Snapshot = prev.Pos, prev.TransactionTime, prev.RowsSent, prev.Snapshot
+			st.Tables, st.AppliedVersion, st.AppliedPos, st.Topics = prev.Tables, prev.AppliedVersion, prev.AppliedPos, prev.Topics
 		}
 	})
 	r.setCaughtUp(false)
@@ -87,7 +88,16 @@ func (r *report) stopped() {
 	})
 }
 
-func (r *report) setSpecVersion(v int64) { r.update(func(st *api.Status) { st.SpecVersion = v }) }
+// setSpecVersion records a spec version the running pipeline took on without a restart (a rate
+// limit): it applies from here, and changes nothing a marker would delimit.
+func (r *report) setSpecVersion(v int64) {
+	r.update(func(st *api.Status) {
+		if st.AppliedVersion == st.SpecVersion {
+			st.AppliedVersion = v
+		}
+		st.SpecVersion = v
+	})
+}
 
 func (r *report) setCaughtUp(v bool) {
 	r.mu.Lock()

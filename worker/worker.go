@@ -54,6 +54,11 @@ type Config struct {
 	StopTimeout time.Duration
 	// MaxPacketBytes bounds one packet from the source (a row event); default 256 MiB.
 	MaxPacketBytes int
+	// RetentionCheckInterval is how often the source's binlog retention is read (default 1m).
+	RetentionCheckInterval time.Duration
+	// RetentionWarnShare is the share of the source's binlog retention under which the headroom
+	// left at the checkpoint is a warning in the status (default 0.25).
+	RetentionWarnShare float64
 	// Pprof serves Go's profiles under /debug/pprof/ on the listener.
 	Pprof bool
 }
@@ -82,6 +87,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.StopTimeout <= 0 {
 		c.StopTimeout = 30 * time.Second
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = time.Minute
+	}
+	if c.RetentionWarnShare <= 0 {
+		c.RetentionWarnShare = 0.25
 	}
 	if c.ServiceAddr == "" && c.Listener != nil {
 		c.ServiceAddr = c.Listener.Addr().String()

@@ -269,6 +269,34 @@ func (k *Kafka) WaitCommitted(t testing.TB, topic string, n int, timeout time.Du
 
 func (k *Kafka) read(topic string) ([]Record, error) { return k.readAs(topic, false) }
 
+// Written counts the offsets of topic: every record written, committed or aborted, and the
+// transaction markers.
+func (k *Kafka) Written(t testing.TB, topic string) int64 {
+	t.Helper()
+	c, err := sarama.NewClient(k.Addrs, k.clientConfig())
+	if err != nil {
+		t.Fatalf("kafka client: %v", err)
+	}
+	defer c.Close()
+	parts, err := c.Partitions(topic)
+	if err != nil {
+		t.Fatalf("partitions of %s: %v", topic, err)
+	}
+	var n int64
+	for _, p := range parts {
+		high, err := c.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatalf("offsets of %s/%d: %v", topic, p, err)
+		}
+		low, err := c.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("offsets of %s/%d: %v", topic, p, err)
+		}
+		n += high - low
+	}
+	return n
+}
+
 func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
 	cfg := k.clientConfig()
 	if committed {
@@ -321,8 +349,12 @@ func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
 		}
 		timeout := time.After(60 * time.Second)
 		// Transaction markers take offsets no consumer sees, and read_committed stops at the last
-		// stable offset: a quiet second ends such a partition.
-		quiet := time.NewTimer(time.Second)
+		// stable offset: with transactions, quiet seconds end a partition. (Not otherwise: under
+		// load a fetch can take that long.)
+		quiet := time.NewTimer(3 * time.Second)
+		if !committed {
+			quiet.Stop()
+		}
 	loop:
 		for {
 			select {
@@ -331,7 +363,9 @@ func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
 				if m.Offset+1 >= high {
 					break loop
 				}
-				quiet.Reset(time.Second)
+				if committed {
+					quiet.Reset(3 * time.Second)
+				}
 			case <-quiet.C:
 				break loop
 			case err := <-pc.Errors():

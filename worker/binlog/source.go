@@ -420,3 +420,22 @@ func (d *Describer) Close() {
 		d.conn = nil
 	}
 }
+
+// Retention is how long the source keeps its binlog files (binlog_expire_logs_seconds, or
+// expire_logs_days on older servers); 0 when it purges none by age.
+func Retention(c *client.Conn) (time.Duration, error) {
+	if r, err := c.Execute("SELECT @@binlog_expire_logs_seconds"); err == nil {
+		if v, err := r.GetFloat(0, 0); err == nil && v > 0 {
+			return time.Duration(v * float64(time.Second)), nil
+		}
+	}
+	r, err := c.Execute("SELECT @@expire_logs_days")
+	if err != nil {
+		return 0, nil // neither variable: a server that does not purge by age
+	}
+	days, err := r.GetFloat(0, 0)
+	if err != nil {
+		return 0, fmt.Errorf("read expire_logs_days: %w", err)
+	}
+	return time.Duration(days * 24 * float64(time.Hour)), nil
+}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dtsrepl/dts/worker/change"
@@ -404,4 +405,18 @@ func (d *DTS) Encode(ev *change.Event, key []byte, send func(key, value []byte) 
 	}
 	d.vbuf = d.Enc.Value(d.vbuf[:0], ev)
 	return send(key, d.vbuf)
+}
+
+// AppendMarker appends an alter marker: the spec version in effect from pos on, and the one
+// before it.
+func AppendMarker(dst []byte, version, previous int64, pos string, at time.Time) []byte {
+	dst = append(dst, `{"type":"alter","version":`...)
+	dst = strconv.AppendInt(dst, version, 10)
+	dst = append(dst, `,"previous_version":`...)
+	dst = strconv.AppendInt(dst, previous, 10)
+	dst = append(dst, `,"pos":`...)
+	dst = AppendString(dst, pos)
+	dst = append(dst, `,"ts":`...)
+	dst = strconv.AppendInt(dst, at.Unix(), 10)
+	return append(dst, '}')
 }

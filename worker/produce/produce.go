@@ -341,6 +341,15 @@ func (p *Producer) Limit(topic string) int {
 	return limit
 }
 
+// Partitions returns a topic's partitions (creating the topic when the cluster auto-creates).
+func (p *Producer) Partitions(topic string) ([]int32, error) {
+	parts, err := p.client.Partitions(topic)
+	if err != nil {
+		return nil, fmt.Errorf("partitions of %s: %w", topic, err)
+	}
+	return parts, nil
+}
+
 // Size is the size Kafka measures of a message with this key and value.
 func Size(key, value []byte) int { return batchOverhead + len(key) + len(value) }
 

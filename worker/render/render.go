@@ -46,6 +46,16 @@ func New(spec *api.TaskSpec) (*Renderer, error) {
 	return &Renderer{rows: rows, enc: enc, router: route.New(spec.Kafka), format: &encode.DTS{Enc: enc}}, nil
 }
 
+// Topic is the topic of a table's changes under the task's routing ("" for a database-level
+// DDL when topics are per table).
+func (r *Renderer) Topic(db, table string) string { return r.router.Topic(db, table) }
+
+// DTS reports whether the task writes dts's own format (the only one with alter markers).
+func (r *Renderer) DTS() bool {
+	_, ok := r.format.(*encode.DTS)
+	return ok
+}
+
 // Filters is the task's compiled filters (the table scope comes from them).
 func (r *Renderer) Filters() *filter.Set { return r.rows }
 
