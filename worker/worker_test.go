@@ -169,6 +169,17 @@ func jsonDecode(t *testing.T, s string, v any) {
 	}
 }
 
+// rows leaves out the alter markers an alter writes (see marker.go).
+func rows(t *testing.T, recs []testenv.Record) []testenv.Record {
+	var out []testenv.Record
+	for _, r := range recs {
+		if r.JSON(t)["type"] != "alter" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func values(t *testing.T, recs []testenv.Record) []map[string]any {
 	out := make([]map[string]any, len(recs))
 	for i, r := range recs {
