@@ -131,7 +131,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	e := &emitter{
 		rows:      rows,
 		enc:       enc,
-		format:    &encode.DTS{Enc: enc},
+		format:    newFormat(spec.Kafka, enc),
 		router:    route.New(spec.Kafka),
 		limit:     p.limit,
 		prod:      prod,
