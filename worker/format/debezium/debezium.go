@@ -9,7 +9,9 @@ package debezium
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math/big"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -558,7 +560,7 @@ func zero(dst []byte, col *column, epoch string) []byte {
 // appendUnscaled writes a DECIMAL as Connect's Decimal: the base64 of its unscaled value's
 // big-endian two's complement bytes, as few as hold it (BigInteger.toByteArray).
 func (f *Format) appendUnscaled(dst []byte, s string) []byte {
-	var digits [40]byte
+	var digits [72]byte
 	d := digits[:0]
 	neg := false
 	for i := 0; i < len(s); i++ {
@@ -570,18 +572,22 @@ func (f *Format) appendUnscaled(dst []byte, s string) []byte {
 		}
 	}
 	var raw []byte
-	if len(d) <= 18 {
-		var n int64
+	if len(d) <= 38 { // fits 127 bits: two's complement in 128
+		var hi, lo uint64
 		for _, c := range d {
-			n = n*10 + int64(c-'0')
+			h1, l1 := bits.Mul64(lo, 10)
+			var carry uint64
+			lo, carry = bits.Add64(l1, uint64(c-'0'), 0)
+			hi = hi*10 + h1 + carry
 		}
 		if neg {
-			n = -n
+			var borrow uint64
+			lo, borrow = bits.Sub64(0, lo, 0)
+			hi, _ = bits.Sub64(0, hi, borrow)
 		}
-		var b [8]byte
-		for i := 0; i < 8; i++ {
-			b[i] = byte(n >> (56 - 8*i))
-		}
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], hi)
+		binary.BigEndian.PutUint64(b[8:], lo)
 		raw = minimal(b[:])
 	} else {
 		f.big.SetString(string(d), 10)

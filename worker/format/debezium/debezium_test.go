@@ -95,7 +95,8 @@ func splitLines(s string) []string {
 func TestUnscaled(t *testing.T) {
 	_, f := newFormat(Options{})
 	for _, s := range []string{"0", "1", "-1", "127", "128", "-128", "-129", "255", "12.50", "-0.01",
-		"-12345678901234.123456", "99999999999999999999999999999999999999", "-99999999999999999999999999999999999999", "999999999999999999", "-999999999999999999"} {
+		"-12345678901234.123456", "99999999999999999999999999999999999999", "-99999999999999999999999999999999999999", "999999999999999999", "-999999999999999999",
+		"1234567890123456789012345678901234567890.1234567890", "-1234567890123456789012345678901234567890.1234567890"} {
 		var q string
 		got := f.appendUnscaled(nil, s)
 		if err := json.Unmarshal(got, &q); err != nil {
@@ -184,11 +185,7 @@ func contains(s, sub string) bool {
 }
 
 func TestEncodeAllocations(t *testing.T) {
-	tb := formattest.Types()
-	tb.Columns[7] = change.Column{Name: "dec1", Type: change.TypeDecimal, SQLType: "decimal(10,2)", Precision: 10, Scale: 2}
-	row := formattest.Row()
-	row[7] = "-12.50"
-	ev := &change.Event{Kind: change.Update, Table: tb, Before: row, After: row, Time: formattest.Time, Pos: "b.1:4"}
+	ev := formattest.Cases()[1].Event
 	_, f := newFormat(Options{})
 	send := func(k, v []byte) error { return nil }
 	_ = f.Encode(ev, nil, send)
