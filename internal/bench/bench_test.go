@@ -133,9 +133,9 @@ cores: that CPU time over wall time. × decode CPU: CPU per row over go-mysql de
 peak RSS: VmHWM of that process (the test process's is reset before each of its phases).
 db+broker cores: MariaDB's and the broker's CPU over the phase, sharing the machine with it.
 dts worker: regex table match + row filter + excluded column, primary-key partitions, sarama
-  idempotent, acks=all, lz4; in the dts format unless a format is named (kafka.format, each with
-  its defaults: Debezium without the embedded schema, tombstones on, DECIMAL precise). minimal: hand-written JSON, same producer settings, no filters,
-  no checkpoints, unbounded memory. initial copy: 5,000-row primary-key chunks, each a checkpoint.
+  idempotent, acks=all, lz4; in the dts format unless one is named (kafka.format with its
+  defaults; debezium: no embedded schema, tombstones on, DECIMAL precise). minimal: hand-written
+  JSON, same producer settings, no filters, no checkpoints, unbounded memory. initial copy: 5,000-row primary-key chunks, each a checkpoint.
 `)
 	if profile != "" {
 		fmt.Fprintf(out, "The dts worker rows include the cost of CPU profiling (BENCH_CPUPROFILE=%s).\n", profile)
