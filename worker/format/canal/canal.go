@@ -75,6 +75,8 @@ type column struct {
 	// and limit the largest value that does; 0 when the column is not an unsigned integer.
 	bigger int
 	limit  uint64
+	// typed and typedBigger are the column's sqlType entries, "name":code, written ahead.
+	typed, typedBigger []byte
 }
 
 func (f *Format) table(t *change.Table) *table {
@@ -96,6 +98,8 @@ func (f *Format) table(t *change.Table) *table {
 		if c.Type == change.TypeInt && c.Unsigned {
 			col.bigger, col.limit = bigger(c.BaseType())
 		}
+		col.typed = strconv.AppendInt(append([]byte(nil), col.key...), int64(col.sqlT), 10)
+		col.typedBigger = strconv.AppendInt(append([]byte(nil), col.key...), int64(col.bigger), 10)
 		if len(tb.cols) > 0 {
 			mt = append(mt, ',')
 		}
@@ -185,14 +189,13 @@ func (f *Format) row(dst []byte, ev *change.Event) []byte {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, col.key...)
-		t := col.sqlT
+		typed := col.typed
 		if col.bigger != 0 {
 			if u, ok := image[col.idx].(uint64); ok && u > col.limit {
-				t = col.bigger
+				typed = col.typedBigger
 			}
 		}
-		dst = strconv.AppendInt(dst, int64(t), 10)
+		dst = append(dst, typed...)
 	}
 	dst = append(dst, '}')
 	dst = append(dst, tb.tail...)
