@@ -187,3 +187,55 @@ func TestFormatTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestFormatPartitions: a row lands in the same partition whatever the format, since the
+// emitter routes every format by dts's key (partition_mode primary_key here).
+func TestFormatPartitions(t *testing.T) {
+	t.Parallel()
+	db := testenv.StartMariaDB(t)
+	kafka := testenv.StartKafka(t, 4)
+	db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.p (id INT PRIMARY KEY, v VARCHAR(10))")
+	formats := []string{api.FormatDTS, api.FormatCanal, api.FormatMaxwell, api.FormatDebezium}
+	var hs []*harness
+	for i, f := range formats {
+		h := newHarness(t, db, kafka)
+		h.write(api.TaskSpec{Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(8001 + i)},
+			Kafka: api.Kafka{Topic: "p-" + f, Format: f, PartitionMode: api.PartitionByPrimaryKey}, Filters: []api.Filter{{DBName: "shop", Match: "p"}}})
+		h.start()
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		h.running()
+	}
+	const rows = 24
+	for i := 1; i <= rows; i++ {
+		db.Exec(t, fmt.Sprintf("INSERT INTO shop.p VALUES (%d, 'v')", i))
+	}
+	partitionOf := map[string]int32{}
+	for _, f := range formats {
+		recs := kafka.WaitRecords(t, "p-"+f, rows, 30*time.Second)
+		used := map[int32]bool{}
+		for _, r := range recs {
+			v := decodeJSON(t, r.Value)
+			var row map[string]any
+			switch f {
+			case api.FormatCanal:
+				row = v["data"].([]any)[0].(map[string]any)
+			case api.FormatDebezium:
+				row = v["after"].(map[string]any)
+			default:
+				row = v["data"].(map[string]any)
+			}
+			id := fmt.Sprint(row["id"])
+			used[r.Partition] = true
+			if p, ok := partitionOf[id]; !ok {
+				partitionOf[id] = r.Partition
+			} else if p != r.Partition {
+				t.Errorf("%s: row %s in partition %d, in %d in the dts format", f, id, r.Partition, p)
+			}
+		}
+		if len(used) < 2 {
+			t.Errorf("%s: %d rows in %d partition(s): the test needs them spread", f, len(recs), len(used))
+		}
+	}
+}
