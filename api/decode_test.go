@@ -25,6 +25,8 @@ func TestDecodeSubmit(t *testing.T) {
 		{"server_id 0 is the default", replace(`"port":5306`, `"port":5306,"server_id":0`), ""},
 		{"null optional fields", replace(`"incr":true`, `"incr":null,"rate_limit":null`), ""},
 		{"partition_columns as a string", replace(`"flat_format":false`, `"flat_format":false,"partition_mode":"column","partition_columns":"a, b"`), ""},
+		{"debezium format with its options", replace(`"flat_format":false`, `"flat_format":false,"format":"debezium","debezium_schema":true,"debezium_tombstones":false,"debezium_decimal":"string"`), ""},
+		{"debezium_tombstones as a string", replace(`"flat_format":false`, `"flat_format":false,"format":"debezium","debezium_tombstones":"no"`), "task.kafka.debezium_tombstones: must be true or false, got a JSON string"},
 
 		{"empty", "", "body: is empty"},
 		{"spaces", "  \n", "body: is empty"},

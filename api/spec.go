@@ -103,6 +103,20 @@ type Kafka struct {
 	// (default: the task stops, Failed, naming the row, and resumes at it once changed) or
 	// "skip" (the row is not sent; it is counted and reported).
 	OversizedRows string `json:"oversized_rows,omitempty"`
+	// Format is the message format: dts (default), canal (Canal's flat JSON message), maxwell
+	// or debezium (Debezium's change event envelope), so that consumers written for those
+	// tools read the task's messages as they are.
+	Format string `json:"format,omitempty"`
+	// DebeziumSchema embeds the Kafka Connect schema in Debezium keys and values
+	// (JsonConverter's schemas.enable); format debezium only.
+	DebeziumSchema bool `json:"debezium_schema,omitempty"`
+	// DebeziumTombstones sends a tombstone after each Debezium delete event (Debezium's
+	// tombstones.on.delete); absent: true. Format debezium only.
+	DebeziumTombstones *bool `json:"debezium_tombstones,omitempty"`
+	// DebeziumDecimal is how Debezium messages write DECIMAL values (Debezium's
+	// decimal.handling.mode): precise (default: Kafka Connect's Decimal, the unscaled value's
+	// bytes), string or double. Format debezium only.
+	DebeziumDecimal string `json:"debezium_decimal,omitempty"`
 }
 
 // Delivery guarantees.
@@ -113,6 +127,21 @@ const (
 
 // DefaultCheckpointTopic is where exactly_once tasks keep their checkpoints.
 const DefaultCheckpointTopic = "dts_checkpoints"
+
+// Message formats (Kafka.Format).
+const (
+	FormatDTS      = "dts"
+	FormatCanal    = "canal"
+	FormatMaxwell  = "maxwell"
+	FormatDebezium = "debezium"
+)
+
+// Debezium's decimal handling modes (Kafka.DebeziumDecimal).
+const (
+	DebeziumDecimalPrecise = "precise"
+	DebeziumDecimalString  = "string"
+	DebeziumDecimalDouble  = "double"
+)
 
 // What to do with a row larger than the topic accepts.
 const (

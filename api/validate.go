@@ -219,6 +219,38 @@ func (k *Kafka) validate(field string, alter bool) error {
 	default:
 		return FieldError(field+".compression", "unknown codec %q: use none, gzip, snappy, lz4 or zstd", k.Compression)
 	}
+	return k.validateFormat(field)
+}
+
+// validateFormat checks kafka.format and the options that belong to one format: given with
+// another, they would silently change nothing.
+func (k *Kafka) validateFormat(field string) error {
+	format := k.Format
+	switch format {
+	case "":
+		format = FormatDTS
+	case FormatDTS, FormatCanal, FormatMaxwell, FormatDebezium:
+	default:
+		return FieldError(field+".format", "unknown format %q: use dts, canal, maxwell or debezium", k.Format)
+	}
+	if k.FlatFormat && format != FormatDTS {
+		return FieldError(field+".flat_format", "applies to format dts only; %s messages have a fixed shape: remove flat_format", format)
+	}
+	if format != FormatDebezium {
+		switch {
+		case k.DebeziumSchema:
+			return FieldError(field+".debezium_schema", "applies to format debezium only")
+		case k.DebeziumTombstones != nil:
+			return FieldError(field+".debezium_tombstones", "applies to format debezium only")
+		case k.DebeziumDecimal != "":
+			return FieldError(field+".debezium_decimal", "applies to format debezium only")
+		}
+	}
+	switch k.DebeziumDecimal {
+	case "", DebeziumDecimalPrecise, DebeziumDecimalString, DebeziumDecimalDouble:
+	default:
+		return FieldError(field+".debezium_decimal", "unknown mode %q: use precise, string or double", k.DebeziumDecimal)
+	}
 	return nil
 }
 

@@ -211,14 +211,17 @@ func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, h
 // before it is dealt with.
 func (e *emitter) tooLarge(ev *change.Event, topic string, key []byte, size int) error {
 	limit := e.prod.Limit(topic)
-	what := fmt.Sprintf("the %s row of %s", ev.Kind, ev.Table)
+	what := fmt.Sprintf("the %s row of %s", ev.Kind, ev.Subject())
+	if ev.Kind == change.DDL {
+		what = "the DDL statement of " + ev.Subject()
+	}
 	if len(key) > 0 {
 		what += " with key " + string(key)
 	}
 	if e.oversized == api.OversizedSkip {
 		e.skipped.Add(1)
 		e.metrics.oversized.Inc()
-		e.log.Warn("row not sent: larger than the topic accepts (kafka.oversized_rows is skip)", "table", ev.Table.String(), "key", string(key), "bytes", size, "limit", limit, "topic", topic, "pos", ev.Pos)
+		e.log.Warn("row not sent: larger than the topic accepts (kafka.oversized_rows is skip)", "subject", ev.Subject(), "key", string(key), "bytes", size, "limit", limit, "topic", topic, "pos", ev.Pos)
 		e.lastSkipped.Store(fmt.Sprintf("%s at %s (%d bytes, limit %d)", what, ev.Pos, size, limit))
 		return nil
 	}

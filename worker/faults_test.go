@@ -360,6 +360,16 @@ func TestOversizedRow(t *testing.T) {
 	if n := h.metric("dts_worker_rows_oversized_total"); n != 1 {
 		t.Errorf("oversized rows metric = %v", n)
 	}
+	// A statement without a table (a database's DDL, with the comment its client sent) can be
+	// too large as well.
+	db.Exec(t, "ALTER DATABASE big CHARACTER SET utf8mb4 /* "+strings.Repeat("y", 2000000)+" */", "INSERT INTO big.t VALUES (4, 'last')")
+	recs = kafka.WaitRecords(t, "big", len(recs)+1, 30*time.Second)
+	if id := recs[len(recs)-1].JSON(t)["data"].(map[string]any)["id"]; fmt.Sprint(id) != "4" {
+		t.Fatalf("after skipping the DDL, got row %v", id)
+	}
+	if n := h.metric("dts_worker_rows_oversized_total"); n != 2 {
+		t.Errorf("oversized rows metric = %v, want 2", n)
+	}
 }
 
 // TestOversizedRowFitsTopic: a topic configured for larger messages gets the large row, with

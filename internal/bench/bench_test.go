@@ -63,6 +63,21 @@ func TestBench(t *testing.T) {
 	steady.base = &dec
 	w.Stop(syscall.SIGTERM, 30*time.Second)
 
+	// The same worker over the same backlog in each other message format (kafka.format), with
+	// each format's defaults: the CPU a row costs in that format.
+	var formats []figures
+	for i, format := range []string{api.FormatCanal, api.FormatMaxwell, api.FormatDebezium} {
+		w, f := measureWorker(t, bin, "dts worker, "+format+" format", "", orders, api.TaskSpec{
+			Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(4450 + i)},
+			Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "orders_" + format, PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"},
+				Format: format},
+			Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
+		}, orders.start, orders.rows, servers...)
+		f.base = &dec
+		formats = append(formats, f)
+		w.Stop(syscall.SIGTERM, 30*time.Second)
+	}
+
 	incr := false
 	tableRows, err := db.Query(t, "SELECT COUNT(*) FROM bench.orders").GetInt(0, 0)
 	if err != nil {
@@ -102,7 +117,8 @@ func TestBench(t *testing.T) {
 	}
 	fmt.Fprintln(out)
 	var rows [][]string
-	for _, f := range []figures{dec, minimal, worker, steady, cp, wdec, wworker} {
+	all := append([]figures{dec, minimal, worker}, formats...)
+	for _, f := range append(all, steady, cp, wdec, wworker) {
 		rows = append(rows, f.cells())
 	}
 	printTable(out, 2, tableHeader, rows)
@@ -117,8 +133,9 @@ cores: that CPU time over wall time. × decode CPU: CPU per row over go-mysql de
 peak RSS: VmHWM of that process (the test process's is reset before each of its phases).
 db+broker cores: MariaDB's and the broker's CPU over the phase, sharing the machine with it.
 dts worker: regex table match + row filter + excluded column, primary-key partitions, sarama
-  idempotent, acks=all, lz4. minimal: hand-written JSON, same producer settings, no filters,
-  no checkpoints, unbounded memory. initial copy: 5,000-row primary-key chunks, each a checkpoint.
+  idempotent, acks=all, lz4; in the dts format unless one is named (kafka.format with its
+  defaults; debezium: no embedded schema, tombstones on, DECIMAL precise). minimal: hand-written
+  JSON, same producer settings, no filters, no checkpoints, unbounded memory. initial copy: 5,000-row primary-key chunks, each a checkpoint.
 `)
 	if profile != "" {
 		fmt.Fprintf(out, "The dts worker rows include the cost of CPU profiling (BENCH_CPUPROFILE=%s).\n", profile)

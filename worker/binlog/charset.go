@@ -34,6 +34,18 @@ func collation(id uint64) (name, cs string, ok bool) {
 	return "", "", false
 }
 
+// maxBytes is the most bytes a character of a collation's charset takes, 0 if unknown.
+func maxBytes(id uint64) int {
+	_, cs, ok := collation(id)
+	if !ok {
+		return 0
+	}
+	if c, _ := charset.GetCharsetInfo(cs); c != nil {
+		return c.Maxlen
+	}
+	return 0
+}
+
 // collationCI reports whether a collation compares case-insensitively. Unknown ids (MariaDB's
 // newer UCA collations) are taken as case-insensitive, the family of every server default.
 func collationCI(id uint64) bool {

@@ -147,6 +147,7 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 	enumSetCollations := tme.EnumSetCollationMap()
 	enums := tme.EnumStrValueMap()
 	sets := tme.SetStrValueMap()
+	geometries := tme.GeometryTypeMap()
 
 	t := &change.Table{Schema: db, Name: name, Columns: make([]change.Column, n)}
 	ts := &tableState{tme: tme, table: t, cols: make([]change.Normalizer, n)}
@@ -203,13 +204,13 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 			cv.Type = change.TypeEnum
 			cv.Members = enums[i]
 			if cv.Members == nil && ic != nil {
-				cv.Members = ic.Values
+				cv.Members = ic.Members
 			}
 		case mysql.MYSQL_TYPE_SET:
 			cv.Type = change.TypeSet
 			cv.Members = sets[i]
 			if cv.Members == nil && ic != nil {
-				cv.Members = ic.Values
+				cv.Members = ic.Members
 			}
 		case mysql.MYSQL_TYPE_JSON:
 			cv.Type = change.TypeJSON
@@ -259,6 +260,14 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 				cv.Members = decodeAll(dec, cv.Members)
 			}
 		}
+		geom, hasGeom := geometries[i]
+		_, nullable := tme.Nullable(i)
+		numUnsigned, ok := unsigned[i]
+		if !ok && ic != nil {
+			numUnsigned = strings.Contains(strings.ToLower(ic.SQLType), "unsigned")
+		}
+		declare(col, declared{tp: tp, meta: tme.ColumnMeta[i], length: length, unsigned: numUnsigned, coll: coll, hasColl: hasColl,
+			geometry: geom, hasGeom: hasGeom, members: cv.Members, notNull: !nullable}, ic)
 	}
 	switch {
 	case len(tme.PrimaryKey) > 0:

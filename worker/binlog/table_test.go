@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -330,7 +331,8 @@ func TestBuildFullMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := ts.table.Columns[tt.col]
-		if got != tt.want {
+		got.SQLType, got.Length, got.Precision, got.Scale, got.Members, got.NotNull = "", 0, 0, 0, nil, false // TestBuildDeclaredTypes
+		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("column %d: %+v, want %+v", tt.col, got, tt.want)
 		}
 		cv := ts.cols[tt.col]
@@ -350,6 +352,65 @@ func TestBuildFullMetadata(t *testing.T) {
 	}
 }
 
+// TestBuildDeclaredTypes: a streamed table names its columns' types as information_schema's
+// COLUMN_TYPE does, from the table map alone when the server cannot describe the table.
+func TestBuildDeclaredTypes(t *testing.T) {
+	e := wideTable()
+	e.NullBitmap = []byte{0b1111_1110, 0xFF, 0xFF, 0xFF, 0b0010_1111} // id and pk2 NOT NULL
+	r := &Reader{log: slog.Default()}
+	ts, err := r.build(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		sql                     string
+		length, precision, scal int
+	}{
+		{"bigint unsigned", 0, 0, 0}, {"tinyint", 0, 0, 0}, {"decimal(10,2)", 0, 10, 2}, {"varchar(100)", 100, 0, 0},
+		{"binary(16)", 16, 0, 0}, {"enum('new','paid')", 0, 0, 0}, {"set('red','blue')", 0, 0, 0}, {"datetime(3)", 0, 0, 0},
+		{"json", 0, 0, 0}, {"text", 0, 0, 0}, {"blob", 0, 0, 0}, {"float", 0, 0, 0}, {"year", 0, 0, 0}, {"date", 0, 0, 0},
+		{"timestamp(6)", 0, 0, 0}, {"time", 0, 0, 0}, {"bit(8)", 8, 0, 0}, {"geometry", 0, 0, 0}, {"char(255)", 255, 0, 0},
+		{"mediumint unsigned", 0, 0, 0}, {"varbinary(30)", 30, 0, 0}, {"smallint", 0, 0, 0}, {"int unsigned", 0, 0, 0},
+		{"double", 0, 0, 0}, {"timestamp", 0, 0, 0}, {"varchar(10)", 10, 0, 0}, {"datetime", 0, 0, 0}, {"vector", 0, 0, 0},
+		{"char(10)", 10, 0, 0}, {"date", 0, 0, 0}, {"decimal(0,0)", 0, 0, 0}, {"mediumtext", 0, 0, 0}, {"timestamp", 0, 0, 0},
+		{"time", 0, 0, 0}, {"int", 0, 0, 0}, {"longblob", 0, 0, 0}, {"varchar(5)", 5, 0, 0}, {"enum('x')", 0, 0, 0},
+	}
+	for i, w := range want {
+		c := ts.table.Columns[i]
+		if c.SQLType != w.sql || c.Length != w.length || c.Precision != w.precision || c.Scale != w.scal {
+			t.Errorf("column %d (%s): %q length %d precision %d scale %d; want %q %d %d %d", i, c.Name, c.SQLType, c.Length, c.Precision, c.Scale, w.sql, w.length, w.precision, w.scal)
+		}
+		if notNull := i == 0 || i == 36; c.NotNull != notNull {
+			t.Errorf("column %d (%s): NotNull %v, want %v", i, c.Name, c.NotNull, notNull)
+		}
+	}
+	if m := ts.table.Columns[6].Members; !reflect.DeepEqual(m, []string{"red", "blue"}) {
+		t.Errorf("set members %q", m)
+	}
+
+	// With the server's definition of the same shape, its COLUMN_TYPE (display widths) wins;
+	// after a schema change (another length), the binlog's facts do.
+	desc := &schema.Table{Schema: "shop", Name: "wide", Columns: []schema.Column{
+		{Column: change.Column{Name: "id", Type: change.TypeInt, Unsigned: true, SQLType: "bigint(20) unsigned"}, DataType: "bigint"},
+		{Column: change.Column{Name: "qty", Type: change.TypeInt, SQLType: "tinyint(4)"}, DataType: "tinyint"},
+		{Column: change.Column{Name: "price", Type: change.TypeDecimal, SQLType: "decimal(12,2)", Precision: 12, Scale: 2}, DataType: "decimal"},
+		{Column: change.Column{Name: "name", Type: change.TypeString, SQLType: "varchar(100)", Length: 100}, DataType: "varchar"},
+		{Column: change.Column{Name: "f", Type: change.TypeFloat, SQLType: "float(7,3)"}, DataType: "float"},
+		{Column: change.Column{Name: "y", Type: change.TypeYear, SQLType: "year(4)"}, DataType: "year"},
+		{Column: change.Column{Name: "l", Type: change.TypeInt, SQLType: "int(10)"}, DataType: "int"},
+	}}
+	r = &Reader{cfg: Config{Describe: fakeDescriber{t: desc}}, log: slog.Default()}
+	ts, err = r.build(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range map[int]string{0: "bigint(20) unsigned", 1: "tinyint(4)", 2: "decimal(10,2)", 3: "varchar(100)", 11: "float(7,3)", 12: "year(4)", 22: "int unsigned"} {
+		if got := ts.table.Columns[i].SQLType; got != w {
+			t.Errorf("column %d (%s) with a description: %q, want %q", i, ts.table.Columns[i].Name, got, w)
+		}
+	}
+}
+
 type fakeDescriber struct {
 	t   *schema.Table
 	err error
@@ -360,7 +421,8 @@ func (f fakeDescriber) Describe(context.Context, string, string) (*schema.Table,
 }
 
 func scol(name string, tp change.ColumnType, unsigned bool, values ...string) schema.Column {
-	c := schema.Column{Values: values}
+	c := schema.Column{}
+	c.Members = values
 	c.Name, c.Type, c.Unsigned = name, tp, unsigned
 	return c
 }
@@ -485,7 +547,11 @@ func TestBuildWithDescribe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(ts.table.Columns, tt.want) {
+			got := slices.Clone(ts.table.Columns)
+			for i := range got {
+				got[i].SQLType, got[i].Length, got[i].Precision, got[i].Scale, got[i].Members, got[i].NotNull = "", 0, 0, 0, nil, false
+			}
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("columns\n got %+v\nwant %+v", ts.table.Columns, tt.want)
 			}
 			if !reflect.DeepEqual(ts.table.PK, tt.wantPK) {

@@ -120,6 +120,34 @@ type Column struct {
 	// Decimals is the fractional-seconds precision of a temporal column (0-6); values carry
 	// exactly this many fraction digits whichever way they were read.
 	Decimals int
+
+	// The declared type, for message formats that describe columns (Canal's mysqlType, Debezium's
+	// schema). The binlog reader and the initial copy fill them alike, so a row's message does
+	// not depend on how it was read.
+
+	// SQLType is the type as the server writes it in information_schema's COLUMN_TYPE and SHOW
+	// CREATE TABLE, lower case: "int(11)", "int(10) unsigned", "varchar(20)", "decimal(10,2)",
+	// "datetime(3)", "enum('a','b')". Empty when unknown (a table built by hand).
+	SQLType string
+	// Length is the declared length: characters of a CHAR or VARCHAR, bytes of a BINARY or
+	// VARBINARY, bits of a BIT; 0 for other types.
+	Length int
+	// Precision and Scale are a DECIMAL's digits in all and after the point.
+	Precision, Scale int
+	// Members are the names of an ENUM's or SET's members, in order.
+	Members []string
+	// NotNull is set for a column declared NOT NULL.
+	NotNull bool
+}
+
+// BaseType is SQLType's type name without length, attributes or members: "int", "varchar",
+// "decimal", "enum".
+func (c *Column) BaseType() string {
+	s := c.SQLType
+	if i := strings.IndexAny(s, "( "); i >= 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 // Table is a table's identity and column layout at the time of a change. A Table value is never
@@ -172,6 +200,15 @@ type Event struct {
 	XID uint64
 	// Commit is set on the last row of a transaction.
 	Commit bool
+}
+
+// Subject names what the change is about, for messages: "db.table", or "database db" for a
+// DDL without a table.
+func (e *Event) Subject() string {
+	if e.Table == nil {
+		return "database " + e.Schema
+	}
+	return e.Table.String()
 }
 
 // Image returns the row that represents the change's current state: After for inserts,

@@ -60,6 +60,10 @@ func (e *Encoder) mask(t *change.Table) []bool {
 	return m
 }
 
+// Included reports, by column index, which columns of t go into messages (kafka.exclude_columns
+// leaves the others out of every format). The slice is shared: do not modify it.
+func (e *Encoder) Included(t *change.Table) []bool { return e.mask(t) }
+
 // KeyExcluded names a column of t's primary key that is excluded, "" if none. Such a table's
 // rows cannot be sent: the key carries the primary key, and excluded means excluded everywhere.
 func (e *Encoder) KeyExcluded(t *change.Table) string {

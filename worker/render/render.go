@@ -12,16 +12,9 @@ import (
 	"github.com/dtsrepl/dts/worker/change"
 	"github.com/dtsrepl/dts/worker/encode"
 	"github.com/dtsrepl/dts/worker/filter"
+	"github.com/dtsrepl/dts/worker/format"
 	"github.com/dtsrepl/dts/worker/route"
 )
-
-// Format writes the messages of a change in a task's format (kafka.format).
-type Format interface {
-	// Encode calls send for each message ev makes, in order: its key (nil: none) and value (nil:
-	// a tombstone). key is the change's dts key (nil when its table has no primary key). The
-	// slices may be reused once send returns.
-	Encode(ev *change.Event, key []byte, send func(key, value []byte) error) error
-}
 
 // ErrKeyExcluded: a change's primary key has a column kafka.exclude_columns excludes, and the
 // message key carries the primary key.
@@ -32,7 +25,7 @@ type Renderer struct {
 	rows   *filter.Set
 	enc    *encode.Encoder // the dts key, which routing hashes whatever the format
 	router *route.Router
-	format Format
+	format format.Format
 	kbuf   []byte
 }
 
@@ -43,7 +36,11 @@ func New(spec *api.TaskSpec) (*Renderer, error) {
 		return nil, fmt.Errorf("task filters: %w", err)
 	}
 	enc := encode.New(encode.Options{Flat: spec.Kafka.FlatFormat, Exclude: spec.Kafka.ExcludeColumns})
-	return &Renderer{rows: rows, enc: enc, router: route.New(spec.Kafka), format: &encode.DTS{Enc: enc}}, nil
+	f, err := format.New(spec.Kafka, enc)
+	if err != nil {
+		return nil, err
+	}
+	return &Renderer{rows: rows, enc: enc, router: route.New(spec.Kafka), format: f}, nil
 }
 
 // Topic is the topic of a table's changes under the task's routing ("" for a database-level

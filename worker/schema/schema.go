@@ -23,17 +23,13 @@ type Querier interface {
 // ErrNoTable means the table does not exist (any more).
 var ErrNoTable = errors.New("table does not exist")
 
-// Column is a column as information_schema describes it.
+// Column is a column as information_schema describes it: the worker's view of it, with
+// SQLType, Length, Precision, Scale, Members and NotNull filled from COLUMN_TYPE and its
+// neighbours.
 type Column struct {
 	change.Column
 	// DataType is information_schema's DATA_TYPE, lower case ("int", "varchar", ...).
 	DataType string
-	// Values are the members of an ENUM or SET, in order.
-	Values []string
-	// Length is the declared length in bytes of a BINARY(n) column, whose values MySQL pads.
-	Length int
-	// Nullable is false for NOT NULL columns.
-	Nullable bool
 }
 
 // Table is a table as information_schema describes it.
@@ -62,7 +58,8 @@ func (t *Table) Change() *change.Table {
 // Describe reads one table's definition.
 func Describe(q Querier, db, table string) (*Table, error) {
 	r, err := q.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IFNULL(COLLATION_NAME, ''),
-		IFNULL(DATETIME_PRECISION, 0), IFNULL(CHARACTER_OCTET_LENGTH, 0), IS_NULLABLE
+		IFNULL(DATETIME_PRECISION, 0), IFNULL(CHARACTER_MAXIMUM_LENGTH, 0), IS_NULLABLE,
+		IFNULL(NUMERIC_PRECISION, 0), IFNULL(NUMERIC_SCALE, 0)
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, db, table)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s.%s: %w", db, table, err)
@@ -76,22 +73,31 @@ func Describe(q Querier, db, table string) (*Table, error) {
 		dataType, _ := r.GetString(i, 1)
 		colType, _ := r.GetString(i, 2)
 		collation, _ := r.GetString(i, 3)
-		precision, _ := r.GetInt(i, 4)
-		octets, _ := r.GetInt(i, 5)
+		fsp, _ := r.GetInt(i, 4)
+		chars, _ := r.GetInt(i, 5)
 		nullable, _ := r.GetString(i, 6)
-		c := Column{DataType: strings.ToLower(dataType), Nullable: nullable == "YES"}
+		precision, _ := r.GetInt(i, 7)
+		scale, _ := r.GetInt(i, 8)
+		c := Column{DataType: strings.ToLower(dataType)}
 		c.Name = name
 		c.Type = TypeOf(c.DataType, collation)
 		c.Unsigned = strings.Contains(strings.ToLower(colType), "unsigned")
 		c.CaseInsensitive = CaseInsensitive(collation)
+		c.SQLType = colType
+		c.NotNull = nullable != "YES"
 		if isTemporal(c.Type) {
-			c.Decimals = int(precision)
+			c.Decimals = int(fsp)
 		}
-		if c.DataType == "binary" {
-			c.Length = int(octets)
+		switch c.DataType {
+		case "char", "varchar", "binary", "varbinary":
+			c.Length = int(chars)
+		case "bit":
+			c.Length = int(precision)
+		case "decimal", "numeric":
+			c.Precision, c.Scale = int(precision), int(scale)
 		}
 		if c.Type == change.TypeEnum || c.Type == change.TypeSet {
-			c.Values = parseValues(colType)
+			c.Members = parseValues(colType)
 		}
 		t.Columns = append(t.Columns, c)
 	}
@@ -146,7 +152,7 @@ func describeKeys(q Querier, t *Table) error {
 			ix.ok = false // an expression index: cannot page by it
 			continue
 		}
-		if t.Columns[ci].Nullable {
+		if !t.Columns[ci].NotNull {
 			ix.ok = ix.ok && iname == "PRIMARY"
 		}
 		ix.cols = append(ix.cols, ci)

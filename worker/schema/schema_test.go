@@ -163,15 +163,15 @@ func TestJSONCheck(t *testing.T) {
 
 func TestTableChange(t *testing.T) {
 	st := &Table{Schema: "shop", Name: "orders", PK: []int{1}, ChunkKey: []int{1}, Columns: []Column{
-		{Column: change.Column{Name: "a", Type: change.TypeString, CaseInsensitive: true}, DataType: "varchar", Nullable: true},
-		{Column: change.Column{Name: "id", Type: change.TypeInt, Unsigned: true}, DataType: "bigint"},
-		{Column: change.Column{Name: "t", Type: change.TypeDateTime, Decimals: 6}, DataType: "datetime"},
+		{Column: change.Column{Name: "a", Type: change.TypeString, CaseInsensitive: true, SQLType: "varchar(5)", Length: 5}, DataType: "varchar"},
+		{Column: change.Column{Name: "id", Type: change.TypeInt, Unsigned: true, SQLType: "bigint(20) unsigned", NotNull: true}, DataType: "bigint"},
+		{Column: change.Column{Name: "t", Type: change.TypeDateTime, Decimals: 6, SQLType: "datetime(6)"}, DataType: "datetime"},
 	}}
 	ct := st.Change()
 	want := &change.Table{Schema: "shop", Name: "orders", PK: []int{1}, Columns: []change.Column{
-		{Name: "a", Type: change.TypeString, CaseInsensitive: true},
-		{Name: "id", Type: change.TypeInt, Unsigned: true},
-		{Name: "t", Type: change.TypeDateTime, Decimals: 6},
+		{Name: "a", Type: change.TypeString, CaseInsensitive: true, SQLType: "varchar(5)", Length: 5},
+		{Name: "id", Type: change.TypeInt, Unsigned: true, SQLType: "bigint(20) unsigned", NotNull: true},
+		{Name: "t", Type: change.TypeDateTime, Decimals: 6, SQLType: "datetime(6)"},
 	}}
 	if !reflect.DeepEqual(ct, want) {
 		t.Errorf("Change() = %+v, want %+v", ct, want)
@@ -212,7 +212,7 @@ type querier struct {
 func (q querier) Execute(cmd string, args ...any) (*mysql.Result, error) {
 	switch {
 	case strings.Contains(cmd, "information_schema.COLUMNS"):
-		return result(q.t, []string{"COLUMN_NAME", "DATA_TYPE", "COLUMN_TYPE", "COLLATION_NAME", "DATETIME_PRECISION", "CHARACTER_OCTET_LENGTH", "IS_NULLABLE"}, q.f.columns), nil
+		return result(q.t, []string{"COLUMN_NAME", "DATA_TYPE", "COLUMN_TYPE", "COLLATION_NAME", "DATETIME_PRECISION", "CHARACTER_MAXIMUM_LENGTH", "IS_NULLABLE", "NUMERIC_PRECISION", "NUMERIC_SCALE"}, q.f.columns), nil
 	case strings.Contains(cmd, "information_schema.STATISTICS"):
 		return result(q.t, []string{"INDEX_NAME", "COLUMN_NAME", "NON_UNIQUE"}, q.f.keys), nil
 	case strings.Contains(cmd, "CHECK_CONSTRAINTS"):
@@ -227,21 +227,27 @@ func (q querier) Execute(cmd string, args ...any) (*mysql.Result, error) {
 	return nil, nil
 }
 
-func col(name, dataType, colType, collation string, precision, octets int64, nullable string) []any {
-	return []any{name, dataType, colType, collation, precision, octets, nullable}
+func col(name, dataType, colType, collation string, fsp, chars int64, nullable string, numeric ...int64) []any {
+	precision, scale := int64(0), int64(0)
+	if len(numeric) == 2 {
+		precision, scale = numeric[0], numeric[1]
+	}
+	return []any{name, dataType, colType, collation, fsp, chars, nullable, precision, scale}
 }
 
 func TestDescribe(t *testing.T) {
 	cols := [][]any{
-		col("id", "bigint", "bigint unsigned", "", 0, 0, "NO"),
-		col("name", "varchar", "varchar(100)", "utf8mb4_general_ci", 0, 400, "YES"),
+		col("id", "bigint", "bigint unsigned", "", 0, 0, "NO", 20, 0),
+		col("name", "varchar", "varchar(100)", "utf8mb4_general_ci", 0, 100, "YES"),
 		col("code", "binary", "binary(16)", "", 0, 16, "NO"),
-		col("st", "enum", "enum('new','it''s')", "utf8mb4_bin", 0, 20, "NO"),
+		col("st", "enum", "enum('new','it''s')", "utf8mb4_bin", 0, 4, "NO"),
 		col("created", "datetime", "datetime(3)", "", 3, 0, "YES"),
 		col("doc", "longtext", "longtext", "utf8mb4_bin", 0, 4294967295, "YES"),
 		col("j", "json", "json", "", 0, 0, "YES"),
-		col("email", "varchar", "varchar(100)", "utf8mb4_general_ci", 0, 400, "NO"),
-		col("n", "int", "int", "", 0, 0, "NO"),
+		col("email", "varchar", "varchar(100)", "utf8mb4_general_ci", 0, 100, "NO"),
+		col("n", "int", "int(11)", "", 0, 0, "NO", 10, 0),
+		col("price", "decimal", "decimal(10,2) unsigned", "", 0, 0, "YES", 10, 2),
+		col("b", "bit", "bit(10)", "", 0, 0, "YES", 10, 0),
 	}
 	tests := []struct {
 		name      string
@@ -262,15 +268,17 @@ func TestDescribe(t *testing.T) {
 			wantPK: []int{0}, wantChunk: []int{0},
 			check: func(t *testing.T, tb *Table) {
 				want := []Column{
-					{Column: change.Column{Name: "id", Type: change.TypeInt, Unsigned: true}, DataType: "bigint"},
-					{Column: change.Column{Name: "name", Type: change.TypeString, CaseInsensitive: true}, DataType: "varchar", Nullable: true},
-					{Column: change.Column{Name: "code", Type: change.TypeBinary}, DataType: "binary", Length: 16},
-					{Column: change.Column{Name: "st", Type: change.TypeEnum}, DataType: "enum", Values: []string{"new", "it's"}},
-					{Column: change.Column{Name: "created", Type: change.TypeDateTime, Decimals: 3}, DataType: "datetime", Nullable: true},
-					{Column: change.Column{Name: "doc", Type: change.TypeJSON}, DataType: "longtext", Nullable: true},
-					{Column: change.Column{Name: "j", Type: change.TypeJSON}, DataType: "json", Nullable: true},
-					{Column: change.Column{Name: "email", Type: change.TypeString, CaseInsensitive: true}, DataType: "varchar"},
-					{Column: change.Column{Name: "n", Type: change.TypeInt}, DataType: "int"},
+					{Column: change.Column{Name: "id", Type: change.TypeInt, Unsigned: true, SQLType: "bigint unsigned", NotNull: true}, DataType: "bigint"},
+					{Column: change.Column{Name: "name", Type: change.TypeString, CaseInsensitive: true, SQLType: "varchar(100)", Length: 100}, DataType: "varchar"},
+					{Column: change.Column{Name: "code", Type: change.TypeBinary, SQLType: "binary(16)", Length: 16, NotNull: true}, DataType: "binary"},
+					{Column: change.Column{Name: "st", Type: change.TypeEnum, SQLType: "enum('new','it''s')", Members: []string{"new", "it's"}, NotNull: true}, DataType: "enum"},
+					{Column: change.Column{Name: "created", Type: change.TypeDateTime, Decimals: 3, SQLType: "datetime(3)"}, DataType: "datetime"},
+					{Column: change.Column{Name: "doc", Type: change.TypeJSON, SQLType: "longtext"}, DataType: "longtext"},
+					{Column: change.Column{Name: "j", Type: change.TypeJSON, SQLType: "json"}, DataType: "json"},
+					{Column: change.Column{Name: "email", Type: change.TypeString, CaseInsensitive: true, SQLType: "varchar(100)", Length: 100, NotNull: true}, DataType: "varchar"},
+					{Column: change.Column{Name: "n", Type: change.TypeInt, SQLType: "int(11)", NotNull: true}, DataType: "int"},
+					{Column: change.Column{Name: "price", Type: change.TypeDecimal, Unsigned: true, SQLType: "decimal(10,2) unsigned", Precision: 10, Scale: 2}, DataType: "decimal"},
+					{Column: change.Column{Name: "b", Type: change.TypeBit, SQLType: "bit(10)", Length: 10}, DataType: "bit"},
 				}
 				if !reflect.DeepEqual(tb.Columns, want) {
 					t.Errorf("columns\n got %+v\nwant %+v", tb.Columns, want)
