@@ -41,6 +41,8 @@ type Task struct {
 	DefaultAccount bool      `json:"default_account,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// History lists the spec's versions, oldest first, at most MaxHistory.
+	History []Revision `json:"history,omitempty"`
 }
 
 // ParseTaskID reads a task id in its one canonical form, a positive decimal integer without
@@ -92,6 +94,12 @@ type Status struct {
 	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
 	// Worker identifies the process (host, pid, Nomad allocation).
 	Worker string `json:"worker,omitempty"`
+	// AppliedVersion is the spec version whose rules the worker applies from AppliedPos on:
+	// the transaction boundary where it switched to them (for the first version, where it
+	// started), at AppliedAt. The task's history shows it.
+	AppliedVersion int64     `json:"applied_version,omitempty"`
+	AppliedPos     string    `json:"applied_pos,omitempty"`
+	AppliedAt      time.Time `json:"applied_at,omitzero"`
 }
 
 // SnapshotProgress is the state of the initial copy of an incr=false task; it is also the
@@ -179,6 +187,9 @@ type TaskDetail struct {
 	CreatedAt   string    `json:"created_at"`
 	Status      *Status   `json:"status,omitempty"`
 	Job         *JobInfo  `json:"job,omitempty"`
+	// History lists the spec's versions, oldest first, each with the position where it took
+	// effect once the worker reported it.
+	History []RevisionView `json:"history,omitempty"`
 }
 
 // DeleteResponse is the data of DELETE /v1/task/:id.
