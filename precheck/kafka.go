@@ -40,7 +40,7 @@ func (r *run) kafkaChecks(ctx context.Context) {
 	}
 	addr := r.spec.Kafka.Addr
 	topics := r.topics()
-	cctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	cctx, cancel := context.WithTimeout(ctx, r.step())
 	defer cancel()
 	info, err := produce.Check(cctx, cfg, topics)
 	switch {

@@ -21,6 +21,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -71,13 +72,23 @@ type Input struct {
 	ServerIDConflict func(ctx context.Context) error
 	// Timeout bounds the whole check (default DefaultTimeout).
 	Timeout time.Duration
+	// ReachTimeout bounds the first connection to the source and to the brokers, tried
+	// together: a server that drops packets costs this long, and the checks that need it are
+	// skipped (default DefaultReachTimeout).
+	ReachTimeout time.Duration
 }
+
+// DefaultReachTimeout bounds the first connection to each server.
+const DefaultReachTimeout = 5 * time.Second
 
 // Run checks a task and answers its checklist. It never fails: what it could not check is an
 // item too.
 func Run(ctx context.Context, in Input) *api.Checklist {
 	if in.Timeout <= 0 {
 		in.Timeout = DefaultTimeout
+	}
+	if in.ReachTimeout <= 0 {
+		in.ReachTimeout = DefaultReachTimeout
 	}
 	if !in.Parts.Any() {
 		in.Parts = All()
@@ -126,6 +137,18 @@ func (r *run) check(ctx context.Context) {
 			"the dispatcher cannot read the account of this task, so the source and table checks did not run", "give source.username and source.password in the alter to check them")
 		p.Source, p.Tables = false, false
 	}
+	srcErr, kafkaErr := r.probe(ctx, p.Source || p.Tables, p.Kafka || p.Tables)
+	if (p.Source || p.Tables) && srcErr != nil {
+		addr := SourceDialer(r.spec, r.in.Creds, r.in.TaskID).Source.Addr()
+		r.unreachable("source.reachable", "the source answers", fmt.Sprintf("%s cannot be reached from the dispatcher: %v", addr, srcErr),
+			"check the host and port, and that the source accepts connections from the dispatcher's and the workers' hosts; the other source checks did not run")
+		p.Source, p.Tables = false, false
+	}
+	if (p.Kafka || p.Tables) && kafkaErr != nil {
+		r.unreachable("kafka.reachable", "Kafka answers", fmt.Sprintf("%s cannot be reached from the dispatcher: %v", r.spec.Kafka.Addr, kafkaErr),
+			"check kafka.addr, and that the brokers accept connections from the dispatcher's and the workers' hosts; the topic checks did not run")
+		p.Kafka = false
+	}
 	if p.Source || p.Tables {
 		if r.connect(ctx) {
 			defer r.conn.Close()
@@ -147,7 +170,7 @@ func (r *run) check(ctx context.Context) {
 			r.add("source.server_id.tasks", api.CheckFail, "no other task on the source has the server id", err.Error(), "give this task another source.server_id")
 		}
 	}
-	if p.Kafka || p.Tables {
+	if (p.Kafka || p.Tables) && kafkaErr == nil {
 		r.kafkaChecks(ctx)
 	}
 	if len(r.tables) > 0 {
@@ -155,6 +178,55 @@ func (r *run) check(ctx context.Context) {
 			r.list.Tables = append(r.list.Tables, t.check)
 		}
 	}
+}
+
+// step is the bound of one network step: shorter when the caller wants to know soon that a
+// server cannot be reached.
+func (r *run) step() time.Duration { return min(stepTimeout, 2*r.in.ReachTimeout) }
+
+// probe opens a TCP connection to the source and to the brokers at once, each bounded by
+// ReachTimeout: a server that cannot be reached is known after that long, whatever the
+// clients' own timeouts. Kafka is reachable when one broker is.
+func (r *run) probe(ctx context.Context, source, kafka bool) (srcErr, kafkaErr error) {
+	ctx, cancel := context.WithTimeout(ctx, r.in.ReachTimeout)
+	defer cancel()
+	dial := func(addr string) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	var wg sync.WaitGroup
+	if source && r.spec.Source != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			srcErr = dial(r.spec.Source.Addr())
+		}()
+	}
+	if kafka {
+		brokers := produce.SplitAddrs(r.spec.Kafka.Addr)
+		errs := make([]error, len(brokers))
+		var kwg sync.WaitGroup
+		for i, b := range brokers {
+			kwg.Add(1)
+			go func() {
+				defer kwg.Done()
+				errs[i] = dial(b)
+			}()
+		}
+		kwg.Wait()
+		kafkaErr = errors.Join(errs...)
+		for _, e := range errs {
+			if e == nil {
+				kafkaErr = nil
+			}
+		}
+	}
+	wg.Wait()
+	return srcErr, kafkaErr
 }
 
 // SourceDialer is how the worker of task taskID would connect to its source with creds.
@@ -212,7 +284,7 @@ func IsUnreachable(err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
-		errors.Is(err, syscall.ECONNRESET), errors.As(err, &dns):
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, errNoGreeting), errors.As(err, &dns):
 		return true
 	case errors.As(err, &op) && op.Op == "dial":
 		return true

@@ -3,6 +3,7 @@ package precheck_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -170,6 +171,24 @@ func TestPrecheck(t *testing.T) {
 			t.Errorf("unreachable servers block: %+v", l.Blocking())
 		}
 	})
+}
+
+// TestPrecheckSilent: servers that accept connections and never answer are unreachable after
+// the reach bound, not a hang and not a blocking failure.
+func TestPrecheckSilent(t *testing.T) {
+	t.Parallel()
+	src, broker := testenv.StartSilentServer(t), testenv.StartSilentServer(t)
+	s := &api.TaskSpec{
+		Source:  &api.Source{Host: src.Host, Port: src.Port, Username: "u", Password: "p"},
+		Kafka:   api.Kafka{Addr: fmt.Sprintf("%s:%d", broker.Host, broker.Port), Topic: "t"},
+		Filters: []api.Filter{{DBName: "shop"}},
+	}
+	l := precheck.Run(context.Background(), precheck.Input{Spec: s, ReachTimeout: time.Second})
+	want(t, l, "source.reachable", api.CheckFail, false, "did not complete the MySQL handshake")
+	want(t, l, "kafka.reachable", api.CheckFail, false, "cannot be reached")
+	if len(l.Blocking()) != 0 {
+		t.Errorf("silent servers block: %+v", l.Blocking())
+	}
 }
 
 // TestPrecheckRowImage: a source logging MINIMAL row images fails, blocking.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/dtsrepl/dts/api"
@@ -22,9 +23,7 @@ func (r *run) connect(ctx context.Context) bool {
 		r.add("source.credentials", api.CheckFail, "an account to log in with", "the task gives no source.username and the dispatcher has no default account for "+d.Source.Host, "give source.username and source.password")
 		return false
 	}
-	// ctx is the connection's life (binlog's guard fails it once ctx ends); the dial and the
-	// handshake have bounds of their own.
-	conn, resolved, err := d.Resolve(ctx)
+	conn, resolved, err := r.resolve(ctx, d)
 	if err != nil {
 		switch {
 		case IsUnreachable(err):
@@ -57,6 +56,39 @@ func (r *run) connect(ctx context.Context) bool {
 	}
 	r.add("source.credentials", api.CheckPass, "the account logs in", fmt.Sprintf("logged in as %q", d.Source.Username), "")
 	return true
+}
+
+// errNoGreeting: the source accepted the connection and said nothing in time.
+var errNoGreeting = errors.New("the server accepted the connection but did not complete the MySQL handshake in time")
+
+// resolve connects like the worker, bounded by the run's step bound: binlog's own handshake
+// bound is longer than a submit should wait for a server that accepts and says nothing.
+func (r *run) resolve(ctx context.Context, d binlog.Dialer) (*client.Conn, binlog.Dialer, error) {
+	type result struct {
+		conn *client.Conn
+		d    binlog.Dialer
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// ctx is the connection's life: binlog's guard fails it once ctx ends.
+		c, rd, err := d.Resolve(ctx)
+		done <- result{c, rd, err}
+	}()
+	t := time.NewTimer(r.step())
+	defer t.Stop()
+	select {
+	case v := <-done:
+		return v.conn, v.d, v.err
+	case <-t.C:
+		go func() {
+			// Run's end cancels ctx, which ends the connection attempt.
+			if v := <-done; v.conn != nil {
+				v.conn.Close()
+			}
+		}()
+		return nil, d, fmt.Errorf("connect to %s: %w (within %s)", d.Source.Addr(), errNoGreeting, r.step())
+	}
 }
 
 // query runs one statement within a step's bound.

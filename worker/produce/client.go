@@ -18,7 +18,7 @@ import (
 // client key come from creds where the spec, as stored, has none. It is how the dispatcher's
 // precheck, preview and verify reach the cluster the way the task's worker does.
 func FromSpec(k api.Kafka, creds *api.Credentials, clientID string) (Config, error) {
-	cfg := Config{Brokers: splitAddrs(k.Addr), ClientID: clientID, Compression: k.Compression, MaxMessageBytes: k.MaxMessageBytes}
+	cfg := Config{Brokers: SplitAddrs(k.Addr), ClientID: clientID, Compression: k.Compression, MaxMessageBytes: k.MaxMessageBytes}
 	if creds == nil {
 		creds = &api.Credentials{}
 	}
@@ -60,7 +60,8 @@ func FromSpec(k api.Kafka, creds *api.Credentials, clientID string) (Config, err
 	return cfg, nil
 }
 
-func splitAddrs(s string) []string {
+// SplitAddrs splits a comma-separated broker list (kafka.addr).
+func SplitAddrs(s string) []string {
 	var out []string
 	for _, a := range strings.Split(s, ",") {
 		if a = strings.TrimSpace(a); a != "" {
@@ -126,8 +127,8 @@ type ClusterInfo struct {
 	Brokers []string
 	// MessageMaxBytes is the cluster's message.max.bytes, 0 when it could not be read.
 	MessageMaxBytes int
-	// AutoCreateTopics is auto.create.topics.enable, nil when it could not be read; Partitions
-	// is num.partitions, what an auto-created topic gets (0 when unknown).
+	// AutoCreateTopics is auto.create.topics.enable, nil when it could not be read;
+	// DefaultPartitions is num.partitions, what an auto-created topic gets (0 when unknown).
 	AutoCreateTopics  *bool
 	DefaultPartitions int
 	// Transactions reports whether the brokers take transactional producers (InitProducerId).
