@@ -319,7 +319,7 @@ func (r *run) retention(ctx context.Context) {
 		rate = rl.Rate
 	}
 	copySecs := float64(rows) / rate
-	estimate := fmt.Sprintf("the copy of about %d rows takes about %s at %.0f rows/s", rows, roundDuration(copySecs), rate)
+	estimate := fmt.Sprintf("the copy of about %d rows takes %s at %.0f rows/s", rows, roundDuration(copySecs), rate)
 
 	var secs float64
 	how := ""
@@ -335,7 +335,7 @@ func (r *run) retention(ctx context.Context) {
 	oldest := ""
 	if res, err := r.query(ctx, "SHOW BINARY LOGS"); err == nil && res.RowNumber() > 0 {
 		first, _ := res.GetString(0, 0)
-		oldest = fmt.Sprintf("; %s binlog files, the oldest %s", fmt.Sprint(res.RowNumber()), first)
+		oldest = fmt.Sprintf("; %s, the oldest %s", plural(res.RowNumber(), "binlog file"), first)
 	}
 	limits := ""
 	for _, v := range []string{"max_binlog_total_size", "binlog_space_limit"} {
@@ -353,11 +353,11 @@ func (r *run) retention(ctx context.Context) {
 		}
 		r.add("source.binlog_retention", st, title, estimate+"; binlogs are not expired by age"+oldest+limits, map[bool]string{true: "make sure the size limit keeps the copy's binlog", false: ""}[st == api.CheckWarn])
 	case copySecs > secs:
-		r.add("source.binlog_retention", api.CheckFail, title, fmt.Sprintf("%s, but the source keeps binlogs %s (%s)%s%s: the position taken before the copy would be purged before the stream starts there", estimate, roundDuration(secs), how, oldest, limits), fix)
+		r.add("source.binlog_retention", api.CheckFail, title, fmt.Sprintf("%s, but the source keeps binlogs for %s (%s)%s%s: the position taken before the copy would be purged before the stream starts there", estimate, time.Duration(secs*float64(time.Second)).String(), how, oldest, limits), fix)
 	case copySecs > secs/2 || limits != "":
-		r.add("source.binlog_retention", api.CheckWarn, title, fmt.Sprintf("%s; the source keeps binlogs %s (%s)%s%s: little headroom", estimate, roundDuration(secs), how, oldest, limits), fix)
+		r.add("source.binlog_retention", api.CheckWarn, title, fmt.Sprintf("%s; the source keeps binlogs for %s (%s)%s%s: little headroom", estimate, time.Duration(secs*float64(time.Second)).String(), how, oldest, limits), fix)
 	default:
-		r.add("source.binlog_retention", api.CheckPass, title, fmt.Sprintf("%s; the source keeps binlogs %s (%s)%s", estimate, roundDuration(secs), how, oldest), "")
+		r.add("source.binlog_retention", api.CheckPass, title, fmt.Sprintf("%s; the source keeps binlogs for %s (%s)%s", estimate, time.Duration(secs*float64(time.Second)).String(), how, oldest), "")
 	}
 }
 
@@ -367,7 +367,7 @@ func roundDuration(secs float64) string {
 	case d < time.Second:
 		return "under a second"
 	case d < time.Hour:
-		return d.Round(time.Second).String()
+		return "about " + d.Round(time.Second).String()
 	}
-	return d.Round(time.Minute).String()
+	return "about " + d.Round(time.Minute).String()
 }

@@ -538,11 +538,19 @@ func (c *Check) readTopic(ctx context.Context, reader *produce.Reader, topic str
 			return nil, fmt.Errorf("kafka topic %s: %w", topic, err)
 		}
 		ends[p] = read
-		c.update(func(v *api.Verify) {
-			for _, tr := range trs {
-				v.Tables[tr.i].KafkaKeys = uint64(len(tr.kafka))
-			}
-		})
+		if from == nil {
+			c.update(func(v *api.Verify) {
+				for _, tr := range trs {
+					live := 0
+					for _, e := range tr.kafka {
+						if !e.deleted {
+							live++
+						}
+					}
+					v.Tables[tr.i].KafkaKeys = uint64(live)
+				}
+			})
+		}
 	}
 	return ends, nil
 }
