@@ -1,9 +1,11 @@
 package dispatcher
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/internal/testenv"
+	"github.com/dtsrepl/dts/store/bolt"
 )
 
 // checkBody is a submit body for the source and broker of a test, with one filter.
@@ -129,5 +132,84 @@ func TestSubmitAlterPrecheck(t *testing.T) {
 	h.do(http.MethodPost, "/v1/dispatch/preview?rows=0", checkBody(db, kafka.Addr(), "orders", "")).wantCode(t, api.CodeBadRequest, "rows")
 	if n := len(h.store.tasks); n != 3 {
 		t.Errorf("%d tasks stored, want the 3 submitted", n)
+	}
+}
+
+// TestVerifyInput: the verify endpoints check their input before anything runs.
+func TestVerifyInput(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.submit()
+	for _, tc := range []struct{ body, msg string }{
+		{`{"tables":["nodot"]}`, "tables[0]"},
+		{`{"rate":-1}`, "rate"},
+		{`{"chunk_rows":1000000}`, "chunk_rows"},
+		{`{"table":["a.b"]}`, "unknown field"},
+	} {
+		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/verify", id), tc.body).wantCode(t, api.CodeBadRequest, tc.msg)
+	}
+	// The test's store keeps no checks: said plainly, not a crash.
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/verify", id), "").wantCode(t, api.CodeInternal, "cannot keep consistency checks")
+	h.do(http.MethodGet, "/v1/task/01/verify", "").wantCode(t, api.CodeBadRequest, "id")
+}
+
+// TestVerifyState: a check's state lives in the store, so a dispatcher shows a check another
+// one runs, refuses a second one, and shows a check whose dispatcher stopped reporting as
+// abandoned.
+func TestVerifyState(t *testing.T) {
+	t.Parallel()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	h := newHarness(t, func(c *Config) { c.Store = db })
+	ctx := context.Background()
+	task := &api.Task{Spec: api.TaskSpec{Source: &api.Source{Host: "127.0.0.1", Port: 1, Username: "u"}, Kafka: api.Kafka{Addr: "127.0.0.1:1", Topic: "t"},
+		Filters: []api.Filter{{DBName: "d"}}}, Version: 1, Desired: api.DesiredRunning}
+	id, err := db.CreateWithCredentials(ctx, task, api.Credentials{Username: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := fmt.Sprintf("/v1/task/%d/verify", id)
+	h.do(http.MethodGet, path, "").wantCode(t, api.CodeNotFound, "no consistency check", "POST")
+	h.do(http.MethodGet, "/v1/task/99/verify", "").wantCode(t, api.CodeNotFound, "task 99")
+
+	// Another dispatcher's running check.
+	running := &api.Verify{Run: "elsewhere", State: api.VerifyRunning, Owner: "other-host/1", StartedAt: time.Now(), UpdatedAt: time.Now()}
+	rev, err := db.SaveVerify(ctx, id, running, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := h.do(http.MethodGet, path, "")
+	r.wantCode(t, api.CodeOK)
+	var v api.Verify
+	r.data(t, &v)
+	if v.Run != "elsewhere" || v.State != api.VerifyRunning {
+		t.Errorf("verify %+v", v)
+	}
+	h.do(http.MethodPost, path, "{}").wantCode(t, api.CodeConflict, "running", "elsewhere")
+
+	// Its dispatcher went away: abandoned, and a new check may start (it fails here: nothing
+	// listens at the source).
+	running.UpdatedAt = time.Now().Add(-time.Hour)
+	if _, err := db.SaveVerify(ctx, id, running, rev); err != nil {
+		t.Fatal(err)
+	}
+	r = h.do(http.MethodGet, path, "")
+	r.data(t, &v)
+	if v.State != api.VerifyAbandoned || !strings.Contains(v.Message, "other-host/1") {
+		t.Errorf("verify %+v", v)
+	}
+	r = h.do(http.MethodPost, path, "")
+	r.wantCode(t, api.CodeOK)
+	r.data(t, &v)
+	if v.Run == "elsewhere" || v.Owner == "" {
+		t.Errorf("new check %+v", v)
+	}
+	h.srv.Close() // waits for the check to end
+	stored, _, err := db.Verify(ctx, id)
+	if err != nil || stored.Run != v.Run || stored.State != api.VerifyFailed || !strings.Contains(stored.Message, "127.0.0.1:1") {
+		t.Errorf("stored check %+v %v", stored, err)
 	}
 }

@@ -201,3 +201,42 @@ func TestPrecheckRowImage(t *testing.T) {
 	want(t, l, "source.binlog_row_metadata", api.CheckWarn, false, "MINIMAL")
 	want(t, l, "kafka.topics", api.CheckWarn, false, "shop_changes")
 }
+
+// TestPrecheckTLSAndSASL: the source's TLS and the brokers' TLS and SASL are checked the way
+// the worker connects; a wrong CA or password is a blocking failure that names the fix, and no
+// secret is shown.
+func TestPrecheckTLSAndSASL(t *testing.T) {
+	t.Parallel()
+	ca := testenv.NewCA(t, "precheck-ca")
+	other := testenv.NewCA(t, "other-ca")
+	db := source(t, testenv.WithTLS(t, ca, true))
+	kafka := testenv.StartSecureKafka(t, 1, testenv.SecureKafka{CA: ca, Mechanism: api.SASLScramSHA256, User: "dts", Password: "sasl-secret-1"})
+	good := func() *api.TaskSpec {
+		s := spec(db, kafka.Addr(), api.Filter{DBName: "shop", Match: "orders"})
+		s.Source.TLS = &api.SourceTLS{Mode: api.TLSVerifyIdentity, CAPEM: ca.PEM}
+		s.Kafka.TLS = &api.KafkaTLS{Enabled: true, CAPEM: ca.PEM}
+		s.Kafka.SASL = &api.KafkaSASL{Mechanism: api.SASLScramSHA256, Username: "dts", Password: "sasl-secret-1"}
+		return s
+	}
+	l := run(t, good())
+	want(t, l, "source.tls", api.CheckPass, false, "verify_identity")
+	want(t, l, "kafka.reachable", api.CheckPass, false, "TLS", "SASL SCRAM-SHA-256")
+	if strings.Contains(fmt.Sprint(l), "sasl-secret-1") {
+		t.Error("the checklist shows the SASL password")
+	}
+
+	s := good()
+	s.Source.TLS.CAPEM = other.PEM
+	s.Kafka.SASL.Password = "wrong-secret-2"
+	l = run(t, s)
+	want(t, l, "source.tls", api.CheckFail, true, "source.tls.ca_pem")
+	want(t, l, "kafka.reachable", api.CheckFail, true, "kafka.sasl")
+	if strings.Contains(fmt.Sprint(l), "wrong-secret-2") {
+		t.Error("the checklist shows the SASL password")
+	}
+
+	s = good()
+	s.Source.TLS = nil
+	l = run(t, s)
+	want(t, l, "source.credentials", api.CheckFail, true, "source.tls")
+}

@@ -84,6 +84,10 @@ type Reader struct {
 // NewReader connects to the cluster of cfg. Every network step is bounded by timeout
 // (default 10s), and a failed metadata request is retried once.
 func NewReader(cfg Config, timeout time.Duration) (*Reader, error) {
+	return newReader(cfg, timeout, 1)
+}
+
+func newReader(cfg Config, timeout time.Duration, retries int) (*Reader, error) {
 	if timeout <= 0 {
 		timeout = dialTimeout
 	}
@@ -97,7 +101,7 @@ func NewReader(cfg Config, timeout time.Duration) (*Reader, error) {
 	}
 	sc.Net.DialTimeout, sc.Net.ReadTimeout, sc.Net.WriteTimeout = timeout, timeout, timeout
 	sc.Metadata.AllowAutoTopicCreation = false
-	sc.Metadata.Retry.Max = 1
+	sc.Metadata.Retry.Max = retries
 	sc.Metadata.Retry.BackoffFunc = func(int, int) time.Duration { return 200 * time.Millisecond }
 	sc.Consumer.IsolationLevel = sarama.ReadCommitted
 	sc.Producer.Idempotent = false // never produces; an idempotent config asks for more
@@ -163,9 +167,11 @@ func (c *ClusterInfo) Limit(topic string) int {
 // creates no topic. Errors that connecting again cannot fix (TLS, SASL, not a Kafka broker) match
 // ErrRejected; others are the cluster being unreachable. ctx bounds the whole check.
 func Check(ctx context.Context, cfg Config, topics []string) (*ClusterInfo, error) {
+	// One attempt, each step bounded by what is left of ctx: the check's goroutine ends when
+	// ctx does, not one of sarama's retries later.
 	timeout := dialTimeout
 	if dl, ok := ctx.Deadline(); ok {
-		timeout = max(min(time.Until(dl), timeout), time.Second)
+		timeout = max(min(time.Until(dl), timeout), 100*time.Millisecond)
 	}
 	type result struct {
 		info *ClusterInfo
@@ -186,7 +192,7 @@ func Check(ctx context.Context, cfg Config, topics []string) (*ClusterInfo, erro
 }
 
 func check(cfg Config, timeout time.Duration, topics []string) (*ClusterInfo, error) {
-	r, err := NewReader(cfg, timeout)
+	r, err := newReader(cfg, timeout, 0)
 	if err != nil {
 		return nil, err
 	}
