@@ -280,8 +280,13 @@ func (c *Check) Run(ctx context.Context) {
 		switch {
 		case err != nil:
 			v.State = api.VerifyFailed
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+			switch {
+			case errors.Is(err, errLost):
+				err = errors.New("stopped: the check was started again elsewhere, or its task deleted")
+			case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil:
 				err = fmt.Errorf("the check took longer than %s", MaxDuration)
+			case errors.Is(err, context.Canceled):
+				err = errors.New("stopped: the dispatcher running it shut down; start it again")
 			}
 			v.Message = strings.TrimPrefix(strings.TrimSpace(v.Message+"; "+err.Error()), "; ")
 		default:
