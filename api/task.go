@@ -41,6 +41,8 @@ type Task struct {
 	DefaultAccount bool      `json:"default_account,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// History lists the spec's versions, oldest first, at most MaxHistory.
+	History []Revision `json:"history,omitempty"`
 }
 
 // ParseTaskID reads a task id in its one canonical form, a positive decimal integer without
@@ -99,10 +101,12 @@ type Status struct {
 	// still: its binlog retention minus the checkpoint's age. Absent when the source purges by
 	// no age.
 	RetentionHeadroomSeconds *float64 `json:"retention_headroom_seconds,omitempty"`
-	// AppliedVersion is the spec version in effect since AppliedPos, the transaction boundary
-	// where the worker started applying it.
-	AppliedVersion int64  `json:"applied_version,omitempty"`
-	AppliedPos     string `json:"applied_pos,omitempty"`
+	// AppliedVersion is the spec version whose rules the worker applies from AppliedPos on:
+	// the transaction boundary where it switched to them (for the first version, where it
+	// started), at AppliedAt. The task's history shows it.
+	AppliedVersion int64     `json:"applied_version,omitempty"`
+	AppliedPos     string    `json:"applied_pos,omitempty"`
+	AppliedAt      time.Time `json:"applied_at,omitzero"`
 	// Topics are the topics written since AppliedPos (for the markers of the next change).
 	Topics []string `json:"topics,omitempty"`
 }
@@ -212,6 +216,9 @@ type TaskDetail struct {
 	CreatedAt   string    `json:"created_at"`
 	Status      *Status   `json:"status,omitempty"`
 	Job         *JobInfo  `json:"job,omitempty"`
+	// History lists the spec's versions, oldest first, each with the position where it took
+	// effect once the worker reported it.
+	History []RevisionView `json:"history,omitempty"`
 }
 
 // DeleteResponse is the data of DELETE /v1/task/:id.

@@ -35,7 +35,11 @@ type Config struct {
 	PlacementTimeout time.Duration
 	// Location is the zone the API writes times in (default the local zone).
 	Location *time.Location
-	Logger   *slog.Logger
+	// SubmitPrecheck makes submit and alter run the precheck (package precheck) and refuse a
+	// task with blocking failures unless the request says ?force=true. cmd/dts turns it on;
+	// off, only the endpoints precheck and preview check.
+	SubmitPrecheck bool
+	Logger         *slog.Logger
 }
 
 // MaxBody is the largest request body accepted. A larger Content-Length is refused on the
@@ -54,6 +58,8 @@ type Server struct {
 	metrics *metrics
 	// lingering holds a token per connection being drained after a refused body.
 	lingering chan struct{}
+	// checks runs the consistency checks this dispatcher was asked for (verify.go).
+	checks *checkRunner
 }
 
 // New returns a dispatcher for cfg.
@@ -76,7 +82,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), lingering: make(chan struct{}, lingerSlots)}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), lingering: make(chan struct{}, lingerSlots), checks: newCheckRunner()}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "dts",
 		BodyLimit:             MaxBody,
@@ -110,6 +116,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
+	defer s.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.app.ShutdownWithContext(sctx); err != nil {
@@ -133,6 +140,11 @@ func (s *Server) routes() {
 	v1.Post("/task/:id/stop", s.stop)
 	v1.Post("/task/:id/start", s.start)
 	v1.Delete("/task/:id", s.delete)
+	// Before, during and after a task (checks.go, verify.go).
+	v1.Post("/dispatch/precheck", s.precheck)
+	v1.Post("/dispatch/preview", s.preview)
+	v1.Post("/task/:id/verify", s.startVerify)
+	v1.Get("/task/:id/verify", s.verifyStatus)
 	s.app.Use(func(c *fiber.Ctx) error {
 		return api.Errorf(api.CodeNotFound, "no route %s %s", c.Method(), c.Path())
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/jobs"
+	"github.com/dtsrepl/dts/precheck"
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/worker/filter"
 )
@@ -69,12 +70,22 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	force, err := forced(c)
+	if err != nil {
+		return err
+	}
+	// The server id among tasks is checked below, as a -409 that force does not override.
+	refused, wasForced := s.gate(c.UserContext(), precheck.Input{Spec: spec, Creds: creds, Parts: precheck.All()}, force)
+	if refused != nil {
+		return s.refuse(c, "submit", refused)
+	}
 	stored := spec.Redacted()
 	stored.Source.Username = creds.Username
 	incr := spec.IsIncr()
 	stored.Incr = &incr
 	now := time.Now()
-	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, DefaultAccount: isDefault, CreatedAt: now, UpdatedAt: now}
+	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, DefaultAccount: isDefault, CreatedAt: now, UpdatedAt: now,
+		History: firstRevision(now, wasForced)}
 	ctx := c.UserContext()
 	// An explicit server id is checked before anything is stored; the default one depends on the
 	// id, so it is checked after Create, against every other task (see checkServerID).
@@ -217,6 +228,14 @@ func (s *Server) alter(c *fiber.Ctx) error {
 	if changed {
 		t.Version = cur.Version + 1
 		t.UpdatedAt = time.Now()
+		h, refused, err := s.alterPrecheck(c, cur, &t, spec, creds)
+		if err != nil {
+			return err
+		}
+		if refused != nil {
+			return s.refuse(c, "alter", refused)
+		}
+		t.History = h
 		if err := s.cfg.Store.Update(ctx, &t, cur.Version); err != nil {
 			return describeErr(id, err)
 		}
@@ -302,6 +321,7 @@ func (s *Server) get(c *fiber.Ctx) error {
 		CreatedAt:   api.FormatTime(t.CreatedAt, s.cfg.Location),
 		Status:      st,
 		Job:         job,
+		History:     historyView(t, st, s.cfg.Location),
 	}
 	return ok(c, d)
 }

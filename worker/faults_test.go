@@ -363,7 +363,8 @@ func TestOversizedRow(t *testing.T) {
 	// A statement without a table (a database's DDL, with the comment its client sent) can be
 	// too large as well.
 	db.Exec(t, "ALTER DATABASE big CHARACTER SET utf8mb4 /* "+strings.Repeat("y", 2000000)+" */", "INSERT INTO big.t VALUES (4, 'last')")
-	recs = kafka.WaitRecords(t, "big", len(recs)+1, 30*time.Second)
+	kafka.WaitRecords(t, "big", 4, 30*time.Second)
+	recs = rows(t, kafka.Read(t, "big"))
 	if id := recs[len(recs)-1].JSON(t)["data"].(map[string]any)["id"]; fmt.Sprint(id) != "4" {
 		t.Fatalf("after skipping the DDL, got row %v", id)
 	}

@@ -63,7 +63,7 @@ func (p *pipeline) cutOver(ctx context.Context, conn *client.Conn, rend *render.
 		p.log.Info("alter markers written", "version", p.task.Version, "previous_version", prevVersion, "pos", start.Pos.String(), "topics", len(topics))
 	}
 	p.report.update(func(st *api.Status) {
-		st.AppliedVersion, st.AppliedPos, st.Topics = p.task.Version, start.Pos.String(), nil
+		st.AppliedVersion, st.AppliedPos, st.AppliedAt, st.Topics = p.task.Version, start.Pos.String(), time.Now().UTC(), nil
 	})
 	return nil
 }

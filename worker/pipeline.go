@@ -2,12 +2,10 @@ package worker
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,66 +65,14 @@ func (p *pipeline) dialer() binlog.Dialer {
 // launcher.
 func (p *pipeline) producerConfig() (produce.Config, error) {
 	k := p.task.Spec.Kafka
-	cfg := produce.Config{
-		Brokers:          splitBrokers(k.Addr),
-		ClientID:         fmt.Sprintf("dts-task-%d", p.cfg.TaskID),
-		Compression:      k.Compression,
-		MaxInFlightBytes: p.cfg.MaxInFlightBytes,
-		MaxMessageBytes:  k.MaxMessageBytes,
-		Logger:           p.log,
-		OnAck:            p.metrics.acked.Inc,
+	cfg, err := produce.FromSpec(k, p.cfg.Credentials, fmt.Sprintf("dts-task-%d", p.cfg.TaskID))
+	if err != nil {
+		return cfg, permanent(err)
 	}
-	creds := p.cfg.Credentials
-	if creds == nil {
-		creds = &api.Credentials{}
+	if k.TLS != nil && k.TLS.Enabled && k.TLS.InsecureSkipVerify {
+		p.log.Warn("kafka.tls.insecure_skip_verify is set: the brokers' certificates are not checked, so anyone on the path can read and change what the task sends")
 	}
-	if t := k.TLS; t != nil && t.Enabled {
-		keyPEM := t.KeyPEM
-		if creds.KafkaKeyPEM != "" {
-			keyPEM = creds.KafkaKeyPEM
-		}
-		tc, err := kafkaTLS(t, keyPEM)
-		if err != nil {
-			return cfg, permanent(err)
-		}
-		if t.InsecureSkipVerify {
-			p.log.Warn("kafka.tls.insecure_skip_verify is set: the brokers' certificates are not checked, so anyone on the path can read and change what the task sends")
-		}
-		cfg.TLS = tc
-	}
-	if s := k.SASL; s != nil {
-		pass := s.Password
-		if creds.KafkaSASLPassword != "" {
-			pass = creds.KafkaSASLPassword
-		}
-		if pass == "" {
-			return cfg, permanent(errors.New("kafka.sasl: no password reached the worker: alter the task with kafka.sasl.password"))
-		}
-		cfg.SASL = &produce.SASL{Mechanism: s.Mechanism, User: s.Username, Password: pass}
-	}
-	return cfg, nil
-}
-
-// kafkaTLS builds the TLS configuration of kafka.tls, with the client key keyPEM.
-func kafkaTLS(t *api.KafkaTLS, keyPEM string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-	if t.CAPEM != "" {
-		pool, err := api.CertPool(t.CAPEM)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_pem: %w", err)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertPEM != "" {
-		if keyPEM == "" {
-			return nil, errors.New("kafka.tls.key_pem: no client key reached the worker: alter the task with kafka.tls.key_pem")
-		}
-		cert, err := tls.X509KeyPair([]byte(t.CertPEM), []byte(keyPEM))
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_pem and key_pem: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
+	cfg.MaxInFlightBytes, cfg.Logger, cfg.OnAck = p.cfg.MaxInFlightBytes, p.log, p.metrics.acked.Inc
 	return cfg, nil
 }
 
@@ -456,14 +402,4 @@ func joinMessages(a, b string) string {
 		return a
 	}
 	return a + "; " + b
-}
-
-func splitBrokers(addr string) []string {
-	var out []string
-	for _, b := range strings.Split(addr, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
 }

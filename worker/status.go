@@ -43,7 +43,7 @@ func (r *report) resume(prev *api.Status, specVersion int64) {
 		st.SpecVersion = specVersion
 		if prev != nil {
 			st.Pos, st.TransactionTime, st.RowsSent, st.Snapshot = prev.Pos, prev.TransactionTime, prev.RowsSent, prev.Snapshot
-			st.Tables, st.AppliedVersion, st.AppliedPos, st.Topics = prev.Tables, prev.AppliedVersion, prev.AppliedPos, prev.Topics
+			st.Tables, st.AppliedVersion, st.AppliedPos, st.AppliedAt, st.Topics = prev.Tables, prev.AppliedVersion, prev.AppliedPos, prev.AppliedAt, prev.Topics
 		}
 	})
 	r.setCaughtUp(false)

@@ -57,6 +57,7 @@ func (a apiFlags) config(log *slog.Logger, st dispatcher.Store, l dispatcher.Lau
 		PlacementTimeout: *a.placementTimeout,
 		Location:         loc,
 		Logger:           log,
+		SubmitPrecheck:   true,
 	}
 	allow, err := a.allowList()
 	if err != nil {

@@ -31,7 +31,7 @@ Usage:
   dts dispatcher [flags]   HTTP API; tasks in Consul KV (CONSUL_HTTP_ADDR), workers as Nomad jobs (NOMAD_ADDR)
   dts worker [flags]       run one task: --task ID (Consul) or --task-file FILE --state-dir DIR
   dts dev [flags]          everything on this machine: embedded store, in-process workers
-  dts task <command>       API client: submit, list, get, alter, stop, start, delete
+  dts task <command>       API client: submit, list, get, alter, stop, start, delete, precheck, preview, verify
   dts version              print the version
 
 Run "dts <command> -h" for a command's flags. Every flag can also be set by the environment

@@ -85,7 +85,9 @@ func TestDevStartRetriesFailedTask(t *testing.T) {
 	body := strings.NewReplacer(`"username":"xes_replicator"`, `"username":"late_user"`, seedDBPassword, "late-password").
 		Replace(seedSubmitBody(db.Port, kafka.Addr(), "retried"))
 	var sub api.SubmitResponse
-	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit", body).ok(t, &sub)
+	// The account does not exist yet: the precheck refuses the task unless forced.
+	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit", body).want(t, api.CodeBadRequest, "source.credentials")
+	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit?force=true", body).ok(t, &sub)
 	s := rec.waitState(t, base, sub.ID, api.StateFailed, 60*time.Second)
 	t.Logf("failed as expected: %s", s.Message)
 

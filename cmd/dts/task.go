@@ -19,10 +19,15 @@ import (
 const taskUsage = `Usage: dts task <command> [flags]
 
 Commands:
-  submit -f FILE       submit the task in FILE (the submit body {"task":{...}}, or the task object; - is stdin)
+  submit -f FILE       submit the task in FILE (the submit body {"task":{...}}, or the task object; - is stdin);
+                       --force stores it although its precheck fails
   list                 list tasks (--page, --per-page, --json)
-  get ID               show one task (--json)
-  alter ID -f FILE     replace a task's spec (source and incr may be left out)
+  get ID               show one task with its history (--json)
+  alter ID -f FILE     replace a task's spec (source and incr may be left out; --force as for submit)
+  precheck -f FILE     check the task in FILE against its source and Kafka, without submitting it (--json)
+  preview -f FILE      show the records the task would send for the first rows of each table (--rows N, --json)
+  verify ID            compare a task's topics with its source, in the background (--tables db.t,...,
+                       --rate ROWS/S, --wait to wait for the result, --status to show the last check, --json)
   stop ID              stop a task's worker; its position is kept
   start ID             start a stopped task from its position
   delete ID            stop a task and forget it
@@ -44,10 +49,17 @@ func runTask(ctx context.Context, args []string) error {
 	addr := fs.string("addr", "DTS_ADDR", "http://127.0.0.1:8080", "dispatcher address")
 	user := fs.string("auth-user", "DTS_AUTH_USER", "", "Basic auth user")
 	pass := fs.string("auth-password", "DTS_AUTH_PASSWORD", "", "Basic auth password")
-	file := fs.String("f", "", "task file (submit, alter)")
-	asJSON := fs.Bool("json", false, "print JSON (list, get)")
+	file := fs.String("f", "", "task file (submit, alter, precheck, preview)")
+	asJSON := fs.Bool("json", false, "print JSON (list, get, precheck, preview, verify)")
 	page := fs.Int("page", 1, "page (list)")
 	perPage := fs.Int("per-page", 50, "tasks per page (list)")
+	var cf checkFlags
+	force := fs.Bool("force", false, "store the task although its precheck fails (submit, alter)")
+	fs.IntVar(&cf.rows, "rows", 0, "rows of each table (preview; default 10)")
+	fs.StringVar(&cf.tables, "tables", "", "comma-separated db.table list (verify; default every table)")
+	fs.Float64Var(&cf.rate, "rate", 0, "source rows read per second at most (verify; default unlimited)")
+	fs.BoolVar(&cf.wait, "wait", false, "wait until the check ends (verify)")
+	fs.BoolVar(&cf.status, "status", false, "show the last check instead of starting one (verify)")
 	// Flags may come before or after the task id.
 	var positional []string
 	for len(rest) > 0 {
@@ -84,8 +96,9 @@ func runTask(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := c.Submit(ctx, spec)
+		res, err := c.SubmitWith(ctx, spec, api.WriteOptions{Force: *force})
 		if err != nil {
+			printRefusal(err)
 			return err
 		}
 		fmt.Fprintf(out, "submitted task %d", res.ID)
@@ -103,7 +116,8 @@ func runTask(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := c.Alter(ctx, n, spec); err != nil {
+		if err := c.AlterWith(ctx, n, spec, api.WriteOptions{Force: *force}); err != nil {
+			printRefusal(err)
 			return err
 		}
 		fmt.Fprintf(out, "altered task %d\n", n)
@@ -157,6 +171,9 @@ func runTask(ctx context.Context, args []string) error {
 			fmt.Fprintf(os.Stderr, "warning: %s\n", res.LeftRunning)
 		}
 		return nil
+	case "precheck", "preview", "verify":
+		cf.file, cf.asJSON = *file, *asJSON
+		return runCheck(ctx, cmd, c, cf, id, out)
 	}
 	fmt.Fprint(os.Stderr, taskUsage)
 	return usageError{fmt.Errorf("unknown task command %q", cmd)}
@@ -235,6 +252,7 @@ func printTask(w io.Writer, d *api.TaskDetail) {
 	e := json.NewEncoder(w)
 	e.SetIndent("  ", "  ")
 	_ = e.Encode(d.Spec)
+	printHistory(w, d.History)
 }
 
 func progress(done, estimate uint64) string {

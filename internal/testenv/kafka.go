@@ -349,10 +349,14 @@ func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
 		}
 		timeout := time.After(60 * time.Second)
 		// Transaction markers take offsets no consumer sees, and read_committed stops at the last
-		// stable offset: with transactions, quiet seconds end a partition. (Not otherwise: under
-		// load a fetch can take that long.)
-		quiet := time.NewTimer(3 * time.Second)
+		// stable offset: a partition ending in a marker or an open transaction never reaches its
+		// high watermark, so quiet seconds end it. Read uncommitted, only a marker can end it, and
+		// only after a record: the quiet wait is longer and starts with the first record, as under
+		// load one fetch can take seconds.
+		quietFor := 3 * time.Second
+		quiet := time.NewTimer(quietFor)
 		if !committed {
+			quietFor = 10 * time.Second
 			quiet.Stop()
 		}
 	loop:
@@ -363,9 +367,7 @@ func (k *Kafka) readAs(topic string, committed bool) ([]Record, error) {
 				if m.Offset+1 >= high {
 					break loop
 				}
-				if committed {
-					quiet.Reset(3 * time.Second)
-				}
+				quiet.Reset(quietFor)
 			case <-quiet.C:
 				break loop
 			case err := <-pc.Errors():

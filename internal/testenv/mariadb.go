@@ -94,10 +94,16 @@ GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
 	if err := os.WriteFile(initFile, []byte(initSQL), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A private tmpdir: the shared /tmp is cleaned by others while a server uses it.
+	tmpDir := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{
 		bin.mariadbd,
 		"--no-defaults",
 		"--datadir=" + dataDir,
+		"--tmpdir=" + tmpDir,
 		"--socket=" + filepath.Join(dir, "mysqld.sock"),
 		"--pid-file=" + filepath.Join(dir, "mysqld.pid"),
 		"--bind-address=127.0.0.1",
@@ -297,7 +303,12 @@ func mariadbTemplate(bin mariadbBinaries) (string, error) {
 			return
 		}
 		templateDir = d
-		args := []string{"--no-defaults", "--datadir=" + filepath.Join(d, "data"), "--auth-root-authentication-method=normal", "--skip-test-db"}
+		tmp := filepath.Join(d, "tmp")
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			templateErr = err
+			return
+		}
+		args := []string{"--no-defaults", "--datadir=" + filepath.Join(d, "data"), "--tmpdir=" + tmp, "--auth-root-authentication-method=normal", "--skip-test-db"}
 		if os.Geteuid() == 0 {
 			args = append(args, "--user=root")
 		}

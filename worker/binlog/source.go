@@ -343,11 +343,13 @@ func classifyDump(me *mysql.MyError, err error) error {
 // error without ErrServerIDInUse means the replicas could not be listed (a missing privilege).
 func CheckServerID(c *client.Conn, id uint32, self string) error {
 	r, err := c.Execute("SHOW SLAVE HOSTS")
+	var me *mysql.MyError
+	if errors.As(err, &me) && me.Code == mysql.ER_PARSE_ERROR {
+		// MySQL 8.4 knows only the new name (which MariaDB does not know).
+		r, err = c.Execute("SHOW REPLICAS")
+	}
 	if err != nil {
-		// MySQL 8.4 knows only the new name.
-		if r, err = c.Execute("SHOW REPLICAS"); err != nil {
-			return fmt.Errorf("list the source's replicas: %w", err)
-		}
+		return fmt.Errorf("list the source's replicas: %w", err)
 	}
 	col := func(names ...string) int {
 		for i, f := range r.Fields {

@@ -1,0 +1,37 @@
+package nomad
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/testenv"
+	"github.com/dtsrepl/dts/store"
+)
+
+// TestCredentials: the dispatcher's checks read a task's account from the Variable its worker
+// gets it from; a task without one is store.ErrNotFound.
+func TestCredentials(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	agent := testenv.StartNomad(t, consul)
+	waitVariables(t, agent.Client)
+	l, err := New(testConfig(agent.Client, "/bin/true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := l.Credentials(ctx, 7); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("credentials of a task without a variable: %v", err)
+	}
+	want := api.Credentials{Username: "repl", Password: "pw with spaces"}
+	if err := l.putVariable(ctx, 7, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := l.Credentials(ctx, 7)
+	if err != nil || *got != want {
+		t.Errorf("credentials %+v, %v; want %+v", got, err, want)
+	}
+}
