@@ -133,14 +133,36 @@ func (t *TableRef) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(t))
 }
 
+// JobStatus is the scheduler's view of a task's worker process, the same words for a Nomad job
+// (jobs/nomad) and an in-process supervisor (jobs/local), so that the dispatcher branches on a
+// type rather than on each launcher's strings.
+type JobStatus string
+
+// Job statuses.
+const (
+	// JobPending: the worker should run but does not yet: not placed, starting, or waiting for
+	// its secrets. JobInfo.Message says why when the scheduler knows.
+	JobPending JobStatus = "pending"
+	// JobRunning: the worker's process runs.
+	JobRunning JobStatus = "running"
+	// JobRestarting: the worker failed and is restarted after a backoff (Message: the failure).
+	JobRestarting JobStatus = "restarting"
+	// JobDead: the scheduler gave up on the worker (Nomad's dead job).
+	JobDead JobStatus = "dead"
+	// JobFailed: no worker could be started at all (Message says why, such as no credentials).
+	JobFailed JobStatus = "failed"
+	// JobStopped: the worker was stopped on purpose (stop of the task).
+	JobStopped JobStatus = "stopped"
+)
+
 // JobInfo is the scheduler's view of a task's worker (a Nomad job, or the local supervisor).
 type JobInfo struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	AllocID     string `json:"alloc_id,omitempty"`
-	AllocStatus string `json:"alloc_status,omitempty"`
-	Addr        string `json:"addr,omitempty"`
-	Message     string `json:"message,omitempty"`
+	ID          string    `json:"id"`
+	Status      JobStatus `json:"status"`
+	AllocID     string    `json:"alloc_id,omitempty"`
+	AllocStatus string    `json:"alloc_status,omitempty"`
+	Addr        string    `json:"addr,omitempty"`
+	Message     string    `json:"message,omitempty"`
 }
 
 // TaskSummary is one row of the task list, as in the seed API, plus a few fields users expect.

@@ -205,7 +205,7 @@ func (l *fakeLauncher) Launch(_ context.Context, t *api.Task, creds *api.Credent
 	if l.launchErr != nil {
 		return l.launchErr
 	}
-	l.jobs[t.ID] = &api.JobInfo{ID: fmt.Sprintf("dts-task-%d", t.ID), Status: "running", Addr: l.addr}
+	l.jobs[t.ID] = &api.JobInfo{ID: fmt.Sprintf("dts-task-%d", t.ID), Status: api.JobRunning, Addr: l.addr}
 	return nil
 }
 
@@ -217,7 +217,7 @@ func (l *fakeLauncher) Stop(_ context.Context, id int64) error {
 		return l.stopErr
 	}
 	if j := l.jobs[id]; j != nil {
-		j.Status = "stopped"
+		j.Status = api.JobStopped
 	}
 	return nil
 }

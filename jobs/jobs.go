@@ -49,6 +49,16 @@ func (e *StopTimeoutError) Error() string {
 // Is makes a StopTimeoutError match ErrUnavailable.
 func (e *StopTimeoutError) Is(target error) bool { return target == ErrUnavailable }
 
+// The environment through which a launcher hands a worker its source account: jobs/nomad's
+// template renders them from the task's Variable, and `dts worker` reads them. Each may also be
+// given base64-encoded under its name with EnvBase64Suffix, which is what the template writes, so
+// that any character of a password survives an env file.
+const (
+	EnvSourceUser     = "DTS_SOURCE_USER"
+	EnvSourcePassword = "DTS_SOURCE_PASSWORD"
+	EnvBase64Suffix   = "_B64"
+)
+
 // JobPrefix starts the name of every task's job.
 const JobPrefix = "dts-task-"
 

@@ -155,7 +155,7 @@ func jobInfo(t *testing.T, ctx context.Context, l *Launcher, id int64) *api.JobI
 }
 
 // waitStatus polls Jobs until the task's status is want.
-func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want string) *api.JobInfo {
+func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want api.JobStatus) *api.JobInfo {
 	t.Helper()
 	for {
 		info := jobInfo(t, ctx, l, id)

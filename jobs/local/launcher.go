@@ -342,15 +342,15 @@ func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
 	for id, e := range l.tasks {
 		if e.sup == nil {
 			if e.failure != "" {
-				out[id] = &api.JobInfo{ID: JobID(id), Status: StatusFailed, Message: e.failure}
+				out[id] = &api.JobInfo{ID: JobID(id), Status: api.JobFailed, Message: e.failure}
 			}
 			continue
 		}
 		phase, addr, lastErr := e.sup.state()
 		info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
 		if e.stopped {
-			info.Status, info.Addr = StatusStopped, ""
-			if phase != StatusStopped {
+			info.Status, info.Addr = api.JobStopped, ""
+			if phase != api.JobStopped {
 				info.Message = "stopping: waiting for the worker to checkpoint and return"
 			}
 		}

@@ -44,7 +44,7 @@ func TestStopWaitsForWorker(t *testing.T) {
 		t.Fatal("Stop returned before the worker did")
 	}
 	info := jobInfo(t, ctx, l, 1)
-	if info.Status != StatusStopped || info.Message != "" {
+	if info.Status != api.JobStopped || info.Message != "" {
 		t.Errorf("after stop: %+v", *info)
 	}
 	if _, err := l.WaitAddr(ctx, 1); err == nil {
@@ -83,7 +83,7 @@ func TestStopTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Fatalf("stop of a stuck worker: %v", err)
 	}
-	if info := jobInfo(t, ctx, l, 1); info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+	if info := jobInfo(t, ctx, l, 1); info.Status != api.JobStopped || !strings.Contains(info.Message, "stopping") {
 		t.Errorf("stuck worker reported %+v", *info)
 	}
 	// A second worker must not start beside the stuck one.
@@ -187,7 +187,7 @@ func TestRemove(t *testing.T) {
 	if err := l.Launch(ctx, task(1), &api.Credentials{Password: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 	if err := l.Remove(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("after close: %d workers active, %d checkpointed", active.Load(), checkpoints.Load())
 	}
 	for id, info := range jobInfoMap(t, ctx, l) {
-		if info.Status != StatusStopped {
+		if info.Status != api.JobStopped {
 			t.Errorf("task %d after close: %+v", id, *info)
 		}
 	}
@@ -347,7 +347,7 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 		t.Fatalf("launch without credentials: %v, want jobs.ErrNoCredentials (and not a not-found)", err)
 	}
 	info := jobInfo(t, ctx, l, id)
-	if info == nil || info.Status == StatusRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
+	if info == nil || info.Status == api.JobRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
 		t.Fatalf("job info %+v, want it to advise the alter", info)
 	}
 	select {
@@ -377,7 +377,7 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 	if got := recv(t, ctx, started, "the worker"); got != creds {
 		t.Errorf("worker started with %+v", got)
 	}
-	if info := waitStatus(t, ctx, l, id, StatusRunning); info.Message != "" {
+	if info := waitStatus(t, ctx, l, id, api.JobRunning); info.Message != "" {
 		t.Errorf("job info after the repair %+v", *info)
 	}
 }
@@ -439,7 +439,7 @@ func TestHungWorker(t *testing.T) {
 	if c, _ := secrets.Credentials(ctx, 1); c != nil {
 		t.Error("remove kept the credentials of a task whose worker hung")
 	}
-	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != api.JobStopped || !strings.Contains(info.Message, "stopping") {
 		t.Errorf("the hung worker is not reported: %+v", info)
 	}
 

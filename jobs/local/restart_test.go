@@ -44,7 +44,7 @@ func TestRestartsWithBackoff(t *testing.T) {
 			t.Errorf("restart %d after %s, want at least %s", i+1, gap, min)
 		}
 	}
-	info := waitStatus(t, ctx, l, 1, StatusRunning)
+	info := waitStatus(t, ctx, l, 1, api.JobRunning)
 	if info.ID != "local-1" || info.Message != "boom 4" || info.Addr == "" {
 		t.Errorf("job info %+v, want local-1 running with the last error", *info)
 	}
@@ -89,7 +89,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
-	info := waitStatus(t, ctx, l, 1, StatusRestarting)
+	info := waitStatus(t, ctx, l, 1, api.JobRestarting)
 	if info.Message != "source unreachable" {
 		t.Errorf("message %q", info.Message)
 	}
@@ -97,7 +97,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	info = jobInfo(t, ctx, l, 1)
-	if info.Status != StatusStopped || info.Message != "source unreachable" {
+	if info.Status != api.JobStopped || info.Message != "source unreachable" {
 		t.Errorf("after stop: %+v", *info)
 	}
 }
@@ -184,7 +184,7 @@ func TestCredentialsChangeDuringBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, ctx, runs, "first run")
-	waitStatus(t, ctx, l, 1, StatusRestarting)
+	waitStatus(t, ctx, l, 1, api.JobRestarting)
 	// Fixed credentials end the hour-long backoff at once.
 	if err := l.Launch(ctx, task(1), &api.Credentials{Password: "right"}); err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestCredentialsChangeDuringBackoff(t *testing.T) {
 	if c := recv(t, ctx, runs, "run with fixed credentials"); c.Password != "right" {
 		t.Errorf("second run got %+v", c)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 }
 
 func TestPanickingWorkerIsRestarted(t *testing.T) {
@@ -212,7 +212,7 @@ func TestPanickingWorkerIsRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, ctx, second, "run after the panic")
-	if info := waitStatus(t, ctx, l, 1, StatusRunning); !strings.Contains(info.Message, "worker panicked") {
+	if info := waitStatus(t, ctx, l, 1, api.JobRunning); !strings.Contains(info.Message, "worker panicked") {
 		t.Errorf("message %q", info.Message)
 	}
 }
@@ -256,7 +256,7 @@ func TestRestartWorker(t *testing.T) {
 	if second.creds != rotated || second.addr != first.addr {
 		t.Errorf("restarted with %+v on %s, want %+v on %s", second.creds, second.addr, rotated, first.addr)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 	// A stopped task is not restarted.
 	if err := l.Stop(ctx, 1); err != nil {
 		t.Fatal(err)

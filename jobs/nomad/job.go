@@ -22,8 +22,8 @@ const (
 // Environment the template renders from the task's Variable. The source account is base64
 // encoded so that any character of a password survives the env file; the worker decodes *_B64.
 const (
-	envSourceUser     = "DTS_SOURCE_USER_B64"
-	envSourcePassword = "DTS_SOURCE_PASSWORD_B64"
+	envSourceUser     = jobs.EnvSourceUser + jobs.EnvBase64Suffix
+	envSourcePassword = jobs.EnvSourcePassword + jobs.EnvBase64Suffix
 	envConsulToken    = "CONSUL_HTTP_TOKEN"
 	envConsulAddr     = "CONSUL_HTTP_ADDR"
 )

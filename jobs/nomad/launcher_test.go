@@ -237,7 +237,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 		}
 	}
 
-	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == StatusRunning })
+	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == api.JobRunning })
 	if info.ID != jobID {
 		t.Errorf("JobInfo.ID = %q, want %q", info.ID, jobID)
 	}
@@ -293,7 +293,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	if err := l.Stop(ctx, id); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == StatusStopped })
+	waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == api.JobStopped })
 	waitExit(t, ctx, pid)
 	if err := l.Stop(ctx, id); err != nil {
 		t.Errorf("second stop: %v", err)
@@ -405,7 +405,7 @@ func testFailure(t *testing.T, l *Launcher, id int64, want string) {
 	}
 	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && strings.Contains(j.Message, want) })
 	t.Logf("job info: %+v", *info)
-	if info.Status == StatusRunning || info.AllocID == "" {
+	if info.Status == api.JobRunning || info.AllocID == "" {
 		t.Errorf("failing job reported %+v", *info)
 	}
 	if err := l.Remove(ctx, id); err != nil {
@@ -421,7 +421,7 @@ func testPlacementFailure(t *testing.T, l *Launcher, id int64) {
 	}
 	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Message != "" })
 	t.Logf("job info: %+v", *info)
-	if info.Status != StatusPending || !strings.Contains(info.Message, "placement failed") || !strings.Contains(info.Message, "memory") {
+	if info.Status != api.JobPending || !strings.Contains(info.Message, "placement failed") || !strings.Contains(info.Message, "memory") {
 		t.Errorf("unplaceable job reported %+v", *info)
 	}
 	short, cancelShort := context.WithTimeout(ctx, time.Second)

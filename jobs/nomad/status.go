@@ -14,13 +14,10 @@ import (
 	"github.com/dtsrepl/dts/jobs"
 )
 
-// Statuses Jobs reports. Nomad's own job statuses are pending, running and dead; a job whose
-// allocation is placed but not running yet is reported pending, and a deregistered one stopped.
+// Nomad's own job statuses, as its list reports them.
 const (
-	StatusPending = "pending"
-	StatusRunning = "running"
-	StatusDead    = "dead"
-	StatusStopped = "stopped"
+	nomadRunning = "running"
+	nomadDead    = "dead"
 )
 
 // Jobs lists every task's job with one Nomad call. Only jobs that should run but do not cost
@@ -64,7 +61,7 @@ func (l *Launcher) list(ctx context.Context, prefix string) (map[int64]*api.JobI
 			continue // another job that happens to share the prefix
 		}
 		info := &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
-		if info.Status == StatusPending || info.Status == StatusDead {
+		if info.Status == api.JobPending || info.Status == api.JobDead {
 			if err := l.explain(ctx, s, info); err != nil {
 				return nil, err
 			}
@@ -74,17 +71,18 @@ func (l *Launcher) list(ctx context.Context, prefix string) (map[int64]*api.JobI
 	return out, nil
 }
 
-// jobStatus maps Nomad's job status to the one Jobs reports.
-func jobStatus(s *nomadapi.JobListStub) string {
+// jobStatus maps Nomad's job status (pending, running, dead) to the one Jobs reports: a job
+// whose allocation is placed but not running yet is pending, a deregistered one stopped.
+func jobStatus(s *nomadapi.JobListStub) api.JobStatus {
 	switch {
 	case s.Stop:
-		return StatusStopped
-	case s.Status == StatusDead:
-		return StatusDead
-	case s.Status == StatusRunning && runningAllocs(s) > 0:
-		return StatusRunning
+		return api.JobStopped
+	case s.Status == nomadDead:
+		return api.JobDead
+	case s.Status == nomadRunning && runningAllocs(s) > 0:
+		return api.JobRunning
 	default:
-		return StatusPending
+		return api.JobPending
 	}
 }
 
