@@ -137,13 +137,23 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
-// Stop sends sig, waits up to grace, then kills the whole process group.
+// Freeze stops the process with SIGSTOP: it keeps its sockets open and accepts connections
+// (the kernel completes handshakes) but answers nothing, like a server that hangs. Thaw, or Stop,
+// lets it go on.
+func (p *Process) Freeze() error { return p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen process.
+func (p *Process) Thaw() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stop sends sig, waits up to grace, then kills the whole process group. A frozen process is
+// thawed first, so that it can act on sig.
 func (p *Process) Stop(sig syscall.Signal, grace time.Duration) {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:

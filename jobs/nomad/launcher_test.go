@@ -173,6 +173,44 @@ func TestNomadLauncher(t *testing.T) {
 		}
 		testPlacementFailure(t, l, 4)
 	})
+
+	t.Run("waits for an unplaced job end with their request", func(t *testing.T) {
+		cfg := testConfig(agent.Client, "/bin/true")
+		cfg.MemoryMB = 64 << 20
+		cfg.MemoryMaxMB = 64 << 20
+		l, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testShortWaits(t, l, 7)
+	})
+}
+
+// testShortWaits gives up many waits for a worker that is not placed, as submits whose placement
+// timeout passes do, and checks that Nomad still answers: it allows 100 connections from one
+// address, and a wait whose blocking query outlived its caller would hold one until its own end.
+func testShortWaits(t *testing.T, l *Launcher, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := l.Remove(ctx, id); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range 120 {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, err := l.WaitAddr(wctx, id)
+		wcancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("wait %d for an unplaced job: %v, want the deadline", i, err)
+		}
+	}
+	if _, err := l.Jobs(ctx); err != nil {
+		t.Fatalf("after 120 abandoned waits Nomad refuses us: %v", err)
+	}
 }
 
 func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *testenv.Consul, dir, token string) {
