@@ -27,6 +27,10 @@ type Desired string
 const (
 	DesiredRunning Desired = "running"
 	DesiredStopped Desired = "stopped"
+	// DesiredDeleted: a delete was asked for and is being carried out (worker stopped, its job
+	// and credentials removed, then the task). A dispatcher that dies in the middle leaves this
+	// mark, and any dispatcher's reconciler finishes the delete.
+	DesiredDeleted Desired = "deleted"
 )
 
 // Task is a stored task. Its spec never holds the source password.
@@ -38,7 +42,10 @@ type Task struct {
 	// DefaultAccount is set while the task logs in with the dispatcher's default replication
 	// account (it gave only host and port), which may only be used for the hosts the dispatcher
 	// allows; every alter and start checks that again.
-	DefaultAccount bool      `json:"default_account,omitempty"`
+	DefaultAccount bool `json:"default_account,omitempty"`
+	// IdempotencyKey is the submit's Idempotency-Key header, hashed (IdempotencyKeyHash): a
+	// retried submit with the same key answers with this task instead of making another.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }
