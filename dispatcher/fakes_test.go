@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
 	"github.com/dtsrepl/dts/store"
 )
 
@@ -124,6 +125,18 @@ func (s *fakeStore) List(context.Context) ([]store.Record, error) {
 	// A store promises id order; the dispatcher sorts anyway. Reverse it to prove that.
 	slices.SortFunc(out, func(a, b store.Record) int { return int(b.Task.ID - a.Task.ID) })
 	return out, nil
+}
+
+func (s *fakeStore) Page(ctx context.Context, offset, limit int) ([]store.Record, int, error) {
+	recs, err := s.List(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	slices.SortFunc(recs, func(a, b store.Record) int { return int(a.Task.ID - b.Task.ID) })
+	if offset >= len(recs) {
+		return nil, len(recs), nil
+	}
+	return recs[offset:min(offset+limit, len(recs))], len(recs), nil
 }
 
 func (s *fakeStore) Status(_ context.Context, id int64) (*api.Status, error) {
@@ -246,22 +259,39 @@ func (l *fakeLauncher) restarted() []int64 {
 	return slices.Clone(l.restarts)
 }
 
-func (l *fakeLauncher) Jobs(context.Context) (map[int64]*api.JobInfo, error) {
+func (l *fakeLauncher) Jobs(_ context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.jobsErr != nil {
 		return nil, l.jobsErr
 	}
 	out := make(map[int64]*api.JobInfo, len(l.jobs))
-	for id, j := range l.jobs {
-		c := *j
-		out[id] = &c
+	for _, id := range ids {
+		if j := l.jobs[id]; j != nil {
+			c := *j
+			out[id] = &c
+		}
 	}
 	return out, nil
 }
 
+func (l *fakeLauncher) Inventory(context.Context) (map[int64]jobs.Held, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.jobsErr != nil {
+		return nil, l.jobsErr
+	}
+	out := map[int64]jobs.Held{}
+	for id, j := range l.jobs {
+		out[id] = jobs.Held{Job: true, Running: j.Status != api.JobStopped, Credentials: true}
+	}
+	return out, nil
+}
+
+func (l *fakeLauncher) Current(*api.Task, jobs.Held) bool { return true }
+
 func (l *fakeLauncher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
-	m, err := l.Jobs(ctx)
+	m, err := l.Jobs(ctx, []int64{id})
 	if err != nil {
 		return nil, err
 	}

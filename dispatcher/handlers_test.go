@@ -924,12 +924,24 @@ func TestLauncherErrors(t *testing.T) {
 			h := newHarness(t)
 			id := h.submit()
 			h.launcher.removeErr = tc.err
+			other := h.submit()
+			h.launcher.removeErr = tc.err
 			h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, tc.code, tc.msg)
-			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeOK) // kept: nothing was stopped
+			// Kept, since its worker was not removed, but marked: the reconciler finishes the
+			// delete, and nothing starts the task again meanwhile.
+			var d api.TaskDetail
+			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").data(t, &d)
+			if d.Desired != api.DesiredDeleted || d.Message != "being deleted" {
+				t.Errorf("task after a failed delete: desired %s, %q", d.Desired, d.Message)
+			}
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeNotFound, "being deleted")
 			h.launcher.stopErr = tc.err
-			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, tc.code, tc.msg)
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", other), "").wantCode(t, tc.code, tc.msg)
+			if got := h.store.task(t, other); got.Desired != api.DesiredRunning {
+				t.Errorf("a stop that failed at the scheduler recorded desired %s", got.Desired)
+			}
 			h.launcher.launchErr = tc.err
-			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, tc.code, tc.msg)
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", other), "").wantCode(t, tc.code, tc.msg)
 		})
 	}
 }

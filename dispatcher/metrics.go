@@ -47,7 +47,7 @@ func newMetrics() *metrics {
 // envelope code is known when it counts.
 func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
 	err := c.Next()

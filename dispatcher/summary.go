@@ -45,6 +45,9 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 	live := st != nil && (st.State == api.StateRunning || st.State == api.StateSnapshotting)
 	fresh := st != nil && time.Since(st.UpdatedAt) < staleAfter
 	switch {
+	case t.Desired == api.DesiredDeleted:
+		sum.State = api.StateStopped
+		sum.Message = "being deleted"
 	case t.Desired == api.DesiredStopped:
 		if sum.State != api.StateFailed {
 			sum.State = api.StateStopped

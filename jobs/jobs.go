@@ -59,6 +59,18 @@ const (
 	EnvBase64Suffix   = "_B64"
 )
 
+// Held is what a launcher keeps for one task, as its Inventory reports it to the dispatcher's
+// reconciler: a job (registered to run, or stopped) and the task's credentials.
+type Held struct {
+	// Job: the launcher has a job (or supervisor) for the task; Running: it is meant to run (a
+	// stopped job is a Job that is not Running).
+	Job, Running bool
+	// Credentials: the task's source account is stored where its worker reads it.
+	Credentials bool
+	// Meta is the job's metadata, which the launcher compares with the task (Current).
+	Meta map[string]string
+}
+
 // JobPrefix starts the name of every task's job.
 const JobPrefix = "dts-task-"
 

@@ -74,7 +74,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	srv, err := dispatcher.New(cfg)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", *af.listen)
 	if err != nil {
@@ -106,7 +106,7 @@ func runDev(ctx context.Context, args []string) error {
 	if *af.authUser == devUser && *af.authPassword == devPassword {
 		log.Info("API Basic auth uses the seed's test credentials; set --auth-user and --auth-password for anything but a demo", "user", devUser, "password", devPassword)
 	}
-	err = srv.Serve(ctx, ln)
+	err = serveAndReconcile(ctx, srv, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -3,7 +3,9 @@ package local
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -44,6 +46,12 @@ func (s *memSecrets) DeleteCredentials(_ context.Context, id int64) error {
 	defer s.mu.Unlock()
 	delete(s.m, id)
 	return nil
+}
+
+func (s *memSecrets) CredentialIDs(context.Context) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.m)), nil
 }
 
 // checkNoLeak fails the test if goroutines started during it are still running after its
@@ -147,7 +155,7 @@ func recv[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T 
 
 func jobInfo(t *testing.T, ctx context.Context, l *Launcher, id int64) *api.JobInfo {
 	t.Helper()
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +180,7 @@ func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want a
 
 func jobInfoMap(t *testing.T, ctx context.Context, l *Launcher) map[int64]*api.JobInfo {
 	t.Helper()
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,3 +190,6 @@ func jobInfoMap(t *testing.T, ctx context.Context, l *Launcher) map[int64]*api.J
 // testCreds is the account of tests that do not care about accounts: a worker does not start
 // without one.
 var testCreds = &api.Credentials{Username: "repl"}
+
+// allIDs are the task ids the tests use, for Jobs.
+var allIDs = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}

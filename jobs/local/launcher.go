@@ -15,7 +15,6 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/jobs"
-	"github.com/dtsrepl/dts/store"
 )
 
 // RunFunc runs one task's worker until ctx ends, when it must checkpoint and return, or until
@@ -29,11 +28,14 @@ import (
 type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
 
 // Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
-// it). Credentials returns nil, nil or an error wrapping store.ErrNotFound for a task with none.
+// it). Credentials returns nil, nil for a task with none: a missing account is a state the
+// launcher reports (jobs.ErrNoCredentials), not a failure to read. CredentialIDs lists the tasks
+// that have one, for Inventory.
 type Secrets interface {
 	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
 	DeleteCredentials(ctx context.Context, id int64) error
+	CredentialIDs(ctx context.Context) ([]int64, error)
 }
 
 // ErrClosed is returned by Launch after Close.
@@ -139,7 +141,7 @@ func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, cred
 			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
 		}
 	}
-	if t.Desired == api.DesiredStopped {
+	if t.Desired != api.DesiredRunning {
 		return nil
 	}
 
@@ -162,9 +164,6 @@ func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, cred
 	c := creds
 	if c == nil {
 		c, err = l.secrets.Credentials(ctx, t.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			c, err = nil, nil
-		}
 		if err != nil {
 			return fmt.Errorf("read credentials of task %d: %w", t.ID, err)
 		}
@@ -333,40 +332,76 @@ func (l *Launcher) Remove(ctx context.Context, id int64) error {
 // JobID names a task's supervisor in JobInfo, "local-<id>".
 func JobID(id int64) string { return "local-" + strconv.FormatInt(id, 10) }
 
-// Jobs reports every launched task's supervisor: running, restarting after a failure (Message
-// is the failure), or stopped.
-func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
+// Jobs reports the supervisors of tasks ids: running, restarting after a failure (Message is
+// the failure), or stopped.
+func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[int64]*api.JobInfo, len(l.tasks))
-	for id, e := range l.tasks {
-		if e.sup == nil {
-			if e.failure != "" {
-				out[id] = &api.JobInfo{ID: JobID(id), Status: api.JobFailed, Message: e.failure}
-			}
-			continue
+	out := make(map[int64]*api.JobInfo, len(ids))
+	for _, id := range ids {
+		if info := l.jobLocked(id); info != nil {
+			out[id] = info
 		}
-		phase, addr, lastErr := e.sup.state()
-		info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
-		if e.stopped {
-			info.Status, info.Addr = api.JobStopped, ""
-			if phase != api.JobStopped {
-				info.Message = "stopping: waiting for the worker to checkpoint and return"
-			}
-		}
-		out[id] = info
 	}
 	return out, nil
 }
 
+// jobLocked is task id's JobInfo, nil when it has none; l.mu is held.
+func (l *Launcher) jobLocked(id int64) *api.JobInfo {
+	e := l.tasks[id]
+	if e == nil {
+		return nil
+	}
+	if e.sup == nil {
+		if e.failure != "" {
+			return &api.JobInfo{ID: JobID(id), Status: api.JobFailed, Message: e.failure}
+		}
+		return nil
+	}
+	phase, addr, lastErr := e.sup.state()
+	info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
+	if e.stopped {
+		info.Status, info.Addr = api.JobStopped, ""
+		if phase != api.JobStopped {
+			info.Message = "stopping: waiting for the worker to checkpoint and return"
+		}
+	}
+	return info
+}
+
 // Job returns one task's worker, nil when it has none.
 func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
-	m, err := l.Jobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m[id], nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.jobLocked(id), nil
 }
+
+// Inventory lists the tasks that have a supervisor or stored credentials, for the dispatcher's
+// reconciler.
+func (l *Launcher) Inventory(ctx context.Context) (map[int64]jobs.Held, error) {
+	ids, err := l.secrets.CredentialIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	out := make(map[int64]jobs.Held, len(ids))
+	for _, id := range ids {
+		out[id] = jobs.Held{Credentials: true}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, e := range l.tasks {
+		if e.sup == nil {
+			continue
+		}
+		h := out[id]
+		h.Job, h.Running = true, !e.stopped
+		out[id] = h
+	}
+	return out, nil
+}
+
+// Current is always true: a supervisor follows its task's changes itself.
+func (l *Launcher) Current(*api.Task, jobs.Held) bool { return true }
 
 // Ping reports whether the launcher still runs workers.
 func (l *Launcher) Ping(context.Context) error {

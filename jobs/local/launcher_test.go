@@ -295,7 +295,7 @@ func TestConcurrentUse(t *testing.T) {
 				case 0, 3:
 					err = l.Launch(ctx, task(id), &api.Credentials{Password: fmt.Sprint(i % 2)})
 				case 1:
-					_, err = l.Jobs(ctx)
+					_, err = l.Jobs(ctx, allIDs)
 				case 2:
 					_, _ = l.WaitAddr(ctx, id)
 				case 4:
@@ -317,7 +317,7 @@ func TestConcurrentUse(t *testing.T) {
 // the middle of a submit, before this was one transaction) gets no worker without an account;
 // Launch says so with jobs.ErrNoCredentials, Jobs advises the alter that repairs it, and a
 // Launch with credentials (the alter) stores them and starts the worker. The real embedded
-// store is the Secrets here: it reports missing credentials as store.ErrNotFound.
+// store is the Secrets here: it reports missing credentials as nil, nil (the Secrets contract).
 func TestLaunchWithoutCredentials(t *testing.T) {
 	ctx := testCtx(t)
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))

@@ -34,14 +34,19 @@ func TestRestartsWithBackoff(t *testing.T) {
 	for range 5 {
 		at = append(at, recv(t, ctx, starts, "a start"))
 	}
-	// 20ms, doubling, capped at 60ms; each wait lasts at least its backoff.
+	// 20ms, doubling, capped at 60ms, each jittered down to no less than half; the restart
+	// comes after the wait it logged (a timer never fires early).
 	want := []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond}
-	if got := rec.get(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("backoffs %v, want %v", got, want)
+	got := rec.get()
+	if len(got) != len(want) {
+		t.Fatalf("backoffs %v, want %d of them", got, len(want))
 	}
-	for i, min := range want {
-		if gap := at[i+1].Sub(at[i]); gap < min {
-			t.Errorf("restart %d after %s, want at least %s", i+1, gap, min)
+	for i, w := range want {
+		if got[i] < w/2 || got[i] > w {
+			t.Errorf("backoff %d is %s, want between %s and %s", i+1, got[i], w/2, w)
+		}
+		if gap := at[i+1].Sub(at[i]); gap < got[i] {
+			t.Errorf("restart %d after %s, before its backoff %s ended", i+1, gap, got[i])
 		}
 	}
 	info := waitStatus(t, ctx, l, 1, api.JobRunning)
@@ -75,8 +80,14 @@ func TestBackoffResetsAfterLongRun(t *testing.T) {
 		recv(t, ctx, starts, "a start")
 	}
 	want := []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 20 * time.Millisecond}
-	if got := rec.get(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("backoffs %v, want %v (reset to 20ms after the long run)", got, want)
+	// Waits are jittered between half the interval and the interval.
+	got := rec.get()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i] >= want[i]/2 && got[i] <= want[i]
+	}
+	if !ok {
+		t.Errorf("backoffs %v, want within half of and at most %v (reset to 20ms after the long run)", got, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/failpoint"
 	"github.com/dtsrepl/dts/jobs"
 )
 
@@ -49,8 +50,9 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		if err := l.putVariable(ctx, t.ID, *creds); err != nil {
 			return err
 		}
+		failpoint.Hit("nomad-launch-after-variable")
 	}
-	if t.Desired == api.DesiredStopped {
+	if t.Desired != api.DesiredRunning {
 		return nil
 	}
 	if creds == nil {

@@ -208,7 +208,7 @@ func testShortWaits(t *testing.T, l *Launcher, id int64) {
 			t.Fatalf("wait %d for an unplaced job: %v, want the deadline", i, err)
 		}
 	}
-	if _, err := l.Jobs(ctx); err != nil {
+	if _, err := l.Jobs(ctx, allIDs); err != nil {
 		t.Fatalf("after 120 abandoned waits Nomad refuses us: %v", err)
 	}
 }
@@ -361,7 +361,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	if _, _, err := agent.Client.Variables().Read(VariablePath(id), nil); !errors.Is(err, nomadapi.ErrVariablePathNotFound) {
 		t.Errorf("variable after remove: err = %v, want not found", err)
 	}
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestNomadUnavailable(t *testing.T) {
 		"stop":   l.Stop(ctx, 1),
 		"remove": l.Remove(ctx, 1),
 	}
-	_, checks["jobs"] = l.Jobs(ctx)
+	_, checks["jobs"] = l.Jobs(ctx, allIDs)
 	_, checks["wait"] = l.WaitAddr(ctx, 1)
 	for op, err := range checks {
 		if !errors.Is(err, jobs.ErrUnavailable) {

@@ -69,6 +69,7 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 	// skip steps past ids whose spec already exists although the counter is behind them (a
 	// counter restored from an old backup, say), so that ids are never reused.
 	var skip int64
+	var idemIndex uint64 // the idempotency key's ModifyIndex when a deleted task left it
 	for {
 		pair, _, err := kv.Get(s.keys.NextID(), query(ctx))
 		if err != nil {
@@ -94,6 +95,11 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.NextID(), Value: []byte(strconv.FormatInt(id, 10)), Index: index}},
 			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Spec(id), Value: spec, Index: 0}},
 		}
+		if t.IdempotencyKey != "" {
+			// The key is claimed in the same transaction, so two retries of one submit racing on
+			// two dispatchers make one task. A key left by a deleted task is claimed over.
+			ops = append(ops, &consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Idempotency(t.IdempotencyKey), Value: []byte(strconv.FormatInt(id, 10)), Index: idemIndex}})
+		}
 		ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
 		if err != nil {
 			return 0, fmt.Errorf("create task %d: %w", id, classify(ctx, err))
@@ -102,6 +108,15 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 		case ok:
 			t.ID = id
 			return id, nil
+		case t.IdempotencyKey != "" && failedOp(resp, 2):
+			prev, index, err := s.idempotent(ctx, t.IdempotencyKey)
+			if err != nil {
+				return 0, fmt.Errorf("create task: %w", err)
+			}
+			if prev != 0 {
+				return 0, fmt.Errorf("create task: %w", &store.DuplicateError{ID: prev})
+			}
+			idemIndex = index
 		case failedOp(resp, 0):
 			skip = 0
 			if err := bo.Wait(ctx); err != nil {
@@ -113,6 +128,28 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 			return 0, fmt.Errorf("create task %d: %w", id, txnError(resp))
 		}
 	}
+}
+
+// idempotent returns the task that holds idempotency key hash, 0 if none does, and the key's
+// ModifyIndex (0 when it does not exist) to claim it at.
+func (s *Store) idempotent(ctx context.Context, hash string) (int64, uint64, error) {
+	pair, _, err := s.client.KV().Get(s.keys.Idempotency(hash), query(ctx))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read idempotency key: %w", classify(ctx, err))
+	}
+	if pair == nil {
+		return 0, 0, nil
+	}
+	id, err := strconv.ParseInt(string(pair.Value), 10, 64)
+	if err != nil {
+		return 0, pair.ModifyIndex, nil // not ours: claimed over
+	}
+	if _, _, err := s.get(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return 0, pair.ModifyIndex, nil
+	} else if err != nil {
+		return 0, 0, err
+	}
+	return id, pair.ModifyIndex, nil
 }
 
 // Get returns one task.
@@ -173,12 +210,21 @@ func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) erro
 	return fmt.Errorf("update task %d: %w", t.ID, store.ErrConflict)
 }
 
-// Delete removes the task's whole key tree: spec, status and lock. Removing the lock key makes a
-// running worker lose its lock, and its status can no longer be written.
+// Delete removes the task's whole key tree: spec, status and lock, and its idempotency key.
+// Removing the lock key makes a running worker lose its lock, and its status can no longer be
+// written.
 func (s *Store) Delete(ctx context.Context, id int64) error {
+	t, index, err := s.get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete task %d: %w", id, err)
+	}
 	ops := consulapi.TxnOps{
-		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGet, Key: s.keys.Spec(id)}},
+		// The spec read is the one deleted: a concurrent change is refused, not lost.
+		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCheckIndex, Key: s.keys.Spec(id), Index: index}},
 		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVDeleteTree, Key: s.keys.Task(id)}},
+	}
+	if t.IdempotencyKey != "" {
+		ops = append(ops, &consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVDelete, Key: s.keys.Idempotency(t.IdempotencyKey)}})
 	}
 	ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
 	if err != nil {
@@ -188,7 +234,10 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 		return nil
 	}
 	if failedOp(resp, 0) {
-		return fmt.Errorf("delete task %d: %w", id, store.ErrNotFound)
+		if _, _, err := s.get(ctx, id); err != nil {
+			return fmt.Errorf("delete task %d: %w", id, err)
+		}
+		return fmt.Errorf("delete task %d: %w", id, store.ErrConflict)
 	}
 	return fmt.Errorf("delete task %d: %w", id, txnError(resp))
 }
@@ -237,6 +286,76 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 		out = append(out, *byID[id])
 	}
 	return out, nil
+}
+
+// maxTxnOps is the most operations Consul takes in one transaction.
+const maxTxnOps = 64
+
+// Page returns limit tasks in id order from the offset-th on, each with its status, and how many
+// tasks there are. It reads the task ids (keys only, one level) and then only the page's specs
+// and statuses, so that a page costs the same whatever the number of tasks; a page larger than
+// one transaction holds is read with List.
+func (s *Store) Page(ctx context.Context, offset, limit int) ([]store.Record, int, error) {
+	if 2*limit > maxTxnOps {
+		recs, err := s.List(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if offset >= len(recs) {
+			return nil, len(recs), nil
+		}
+		return recs[offset:min(offset+limit, len(recs))], len(recs), nil
+	}
+	keys, _, err := s.client.KV().Keys(s.keys.Tasks(), "/", query(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", classify(ctx, err))
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		if id, _, ok := s.parseKey(k); ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	if offset >= len(ids) {
+		return nil, total, nil
+	}
+	ids = ids[offset:min(offset+limit, len(ids))]
+	ops := make(consulapi.TxnOps, 0, 2*len(ids))
+	for _, id := range ids {
+		ops = append(ops,
+			&consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGetOrEmpty, Key: s.keys.Spec(id)}},
+			&consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGetOrEmpty, Key: s.keys.Status(id)}})
+	}
+	ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", classify(ctx, err))
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("list tasks: %w", txnError(resp))
+	}
+	out := make([]store.Record, 0, len(ids))
+	for i := 0; i+1 < len(resp.Results); i += 2 {
+		spec, status := resp.Results[i].KV, resp.Results[i+1].KV
+		if spec == nil || len(spec.Value) == 0 {
+			// What is left of a task being deleted: the keys listing saw its status or lock.
+			total--
+			continue
+		}
+		r := store.Record{Task: new(api.Task)}
+		if err := decode(&consulapi.KVPair{Key: spec.Key, Value: spec.Value}, r.Task); err != nil {
+			return nil, 0, fmt.Errorf("list tasks: %w", err)
+		}
+		if status != nil && len(status.Value) > 0 {
+			r.Status = new(api.Status)
+			if err := decode(&consulapi.KVPair{Key: status.Key, Value: status.Value}, r.Status); err != nil {
+				return nil, 0, fmt.Errorf("list tasks: %w", err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, total, nil
 }
 
 // parseKey splits "<prefix>tasks/<id>/<name>" into id and name; anything else is foreign.
