@@ -183,6 +183,7 @@ func runDispatcher(ctx context.Context, args []string) error {
 		CPU:         int(*workerCPU),
 		MemoryMB:    int(*workerMemory),
 		MemoryMaxMB: int(*workerMemoryMax),
+		CallTimeout: *af.backendTimeout,
 		Logger:      log,
 	})
 	if err != nil {

@@ -30,6 +30,7 @@ const (
 	DefaultMemoryMB    = 64
 	DefaultMemoryMaxMB = 512
 	DefaultKillTimeout = 60 * time.Second
+	DefaultCallTimeout = 10 * time.Second
 )
 
 // Config is how tasks' jobs are built and where they are registered.
@@ -68,6 +69,10 @@ type Config struct {
 	// ExtraEnv is non-secret environment for the worker, such as DTS_LOG_LEVEL. It is visible in
 	// the job, so it must not hold credentials.
 	ExtraEnv map[string]string
+	// CallTimeout bounds each launcher method's calls to Nomad (a WaitAddr is bounded by its
+	// caller instead); default DefaultCallTimeout. A Nomad that does not answer in time is
+	// jobs.ErrUnavailable.
+	CallTimeout time.Duration
 	// Logger receives what Nomad warns about a job; default discards.
 	Logger *slog.Logger
 }
@@ -94,6 +99,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.KillTimeout == 0 {
 		c.KillTimeout = DefaultKillTimeout
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = DefaultCallTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -130,8 +138,8 @@ func (c *Config) validate() error {
 	if c.MemoryMaxMB != 0 && c.MemoryMaxMB < c.MemoryMB {
 		errs = append(errs, fmt.Errorf("memory max %d MB is below memory %d MB", c.MemoryMaxMB, c.MemoryMB))
 	}
-	if c.KillTimeout < 0 {
-		errs = append(errs, errors.New("kill timeout must not be negative"))
+	if c.KillTimeout < 0 || c.CallTimeout < 0 {
+		errs = append(errs, errors.New("kill and call timeouts must not be negative"))
 	}
 	for _, k := range secretEnv {
 		if _, ok := c.ExtraEnv[k]; ok {

@@ -25,10 +25,12 @@ const (
 const maxFilterIDs = 100
 
 // Jobs returns the jobs of tasks ids in at most three Nomad calls, whatever their number: one
-// for the jobs, and, for those that should run but do not, one for their allocations and one
-// for their evaluations, to say why (their newest allocation's failure, or why none could be
-// placed).
+// for the jobs, one for their allocations (the worker's address; for a job that should run but
+// does not, its newest allocation's failure), and one for the evaluations of those that could
+// not be placed, to say why.
 func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	out := make(map[int64]*api.JobInfo, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -47,19 +49,16 @@ func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInf
 	if err != nil {
 		return nil, wrap("list jobs", err)
 	}
-	var unwell []*nomadapi.JobListStub
+	var listed []*nomadapi.JobListStub
 	for _, s := range stubs {
 		id, err := jobs.TaskID(s.ID)
 		if err != nil || !want[id] {
 			continue
 		}
-		info := &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
-		if info.Status == api.JobPending || info.Status == api.JobDead {
-			unwell = append(unwell, s)
-		}
-		out[id] = info
+		out[id] = &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
+		listed = append(listed, s)
 	}
-	if err := l.explain(ctx, unwell, out); err != nil {
+	if err := l.explain(ctx, listed, out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -90,6 +89,8 @@ func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
 // Inventory lists every task's job and Variable with two Nomad calls, for the dispatcher's
 // reconciler; the Variables are listed by path, so no secret is read.
 func (l *Launcher) Inventory(ctx context.Context) (map[int64]jobs.Held, error) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	q := l.query(ctx)
 	q.Prefix = jobs.JobPrefix
 	stubs, _, err := l.cfg.Client.Jobs().List(q)
@@ -129,6 +130,8 @@ func (l *Launcher) Current(t *api.Task, h jobs.Held) bool {
 
 // Ping asks Nomad for its leader: one cheap call, whatever the number of tasks.
 func (l *Launcher) Ping(ctx context.Context) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	var leader string
 	_, err := l.cfg.Client.Raw().Query("/v1/status/leader", &leader, l.query(ctx))
 	if err == nil && leader == "" {
@@ -174,9 +177,10 @@ func queuedAllocs(s *nomadapi.JobListStub) int {
 	return n
 }
 
-// explain fills the infos of jobs that should run but do not from each one's newest allocation
-// and, where none could be placed, from the placement failure of its newest evaluation: one
-// call for all their allocations, one for all their evaluations.
+// explain fills the infos of jobs from each one's newest allocation (its address; for a job
+// that should run but does not, its failure) and, for such a job whose worker could not be
+// placed, from the placement failure of its newest evaluation: one call for all their
+// allocations, one for the evaluations of those that need them.
 func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, infos map[int64]*api.JobInfo) error {
 	if len(stubs) == 0 {
 		return nil
@@ -188,6 +192,7 @@ func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, i
 	}
 	q := l.query(ctx)
 	q.Filter = idFilter("JobID", ids)
+	q.Params = map[string]string{"resources": "true"} // the ports, for the address
 	allocs, _, err := l.cfg.Client.Allocations().List(q)
 	if err != nil {
 		return wrap("list allocations", err)
@@ -200,10 +205,16 @@ func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, i
 	for _, s := range stubs {
 		id, _ := jobs.TaskID(s.ID)
 		info := infos[id]
-		if a := newestAlloc(byJob[s.ID]); a != nil {
+		a := newestAlloc(byJob[s.ID])
+		if a != nil {
 			info.AllocID = a.ID
 			info.AllocStatus = a.ClientStatus
 			info.Addr = allocAddr(a.AllocatedResources)
+		}
+		if info.Status != api.JobPending && info.Status != api.JobDead {
+			continue
+		}
+		if a != nil {
 			info.Message = allocMessage(a)
 		}
 		if info.Message == "" || queuedAllocs(s) > 0 {
