@@ -174,6 +174,14 @@ func TestNomadLauncher(t *testing.T) {
 		testPlacementFailure(t, l, 4)
 	})
 
+	t.Run("inventory", func(t *testing.T) {
+		l, err := New(testConfig(agent.Client, writeScript(t, dir, "dts-8", fmt.Sprintf(fakeWorker, dir))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testInventory(t, l, 8)
+	})
+
 	t.Run("waits for an unplaced job end with their request", func(t *testing.T) {
 		cfg := testConfig(agent.Client, "/bin/true")
 		cfg.MemoryMB = 64 << 20
@@ -184,6 +192,43 @@ func TestNomadLauncher(t *testing.T) {
 		}
 		testShortWaits(t, l, 7)
 	})
+}
+
+// testInventory: the inventory shows a launched task's job, running, and its Variable; the job is
+// current for the task until the task's destination changes; a stopped job is not running; a
+// removed task is gone.
+func testInventory(t *testing.T, l *Launcher, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	task := testTask(id)
+	if err := l.Launch(ctx, task, &api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := l.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := inv[id]
+	if !h.Job || !h.Running || !h.Credentials || !l.Current(task, h) {
+		t.Fatalf("inventory of a launched task: %+v (current %v)", h, l.Current(task, h))
+	}
+	moved := *task
+	moved.Spec.Kafka.Addr = "127.0.0.1:9093"
+	if l.Current(&moved, h) {
+		t.Error("a job of another destination is current")
+	}
+	if err := l.Stop(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err = l.Inventory(ctx); err != nil || !inv[id].Job || inv[id].Running || !inv[id].Credentials {
+		t.Fatalf("inventory of a stopped task: %+v, %v", inv[id], err)
+	}
+	if err := l.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err = l.Inventory(ctx); err != nil || inv[id].Job || inv[id].Credentials {
+		t.Fatalf("inventory of a removed task: %+v, %v", inv[id], err)
+	}
 }
 
 // testShortWaits gives up many waits for a worker that is not placed, as submits whose placement

@@ -93,7 +93,8 @@ func (l *Launcher) Inventory(ctx context.Context) (map[int64]jobs.Held, error) {
 	defer cancel()
 	q := l.query(ctx)
 	q.Prefix = jobs.JobPrefix
-	stubs, _, err := l.cfg.Client.Jobs().List(q)
+	// Nomad lists a job's meta only when asked; Current compares it.
+	stubs, _, err := l.cfg.Client.Jobs().ListOptions(&nomadapi.JobListOptions{Fields: &nomadapi.JobListFields{Meta: true}}, q)
 	if err != nil {
 		return nil, wrap("list jobs", err)
 	}
