@@ -59,7 +59,10 @@ func runDev(ctx context.Context, args []string) error {
 		})
 		return w.Run(ctx)
 	}
-	launcher := local.New(run, db, log)
+	launcher, err := local.New(local.Config{Run: run, Secrets: db, Logger: log})
+	if err != nil {
+		return err
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()

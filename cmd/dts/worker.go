@@ -58,7 +58,11 @@ func runWorker(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("consul client: %w", err)
 		}
-		record = consul.New(client, *prefix).TaskRecord(*taskID, consul.RecordOptions{Name: name, Logger: log})
+		opts := consul.RecordOptions{Name: name, Logger: log}
+		if err := opts.Validate(); err != nil {
+			return fmt.Errorf("task record: %w", err)
+		}
+		record = consul.New(client, *prefix).TaskRecord(*taskID, opts)
 	default:
 		return usageError{errors.New("give --task ID, or --task-file FILE with --state-dir DIR")}
 	}

@@ -77,7 +77,7 @@ func newTestLauncher(t *testing.T, run RunFunc) (*Launcher, *memSecrets) {
 	t.Helper()
 	checkNoLeak(t)
 	secrets := newMemSecrets()
-	l := New(run, secrets, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l := mustNew(t, Config{Run: run, Secrets: secrets, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	l.policy = restartPolicy{min: 20 * time.Millisecond, max: 80 * time.Millisecond, reset: time.Hour}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -193,3 +193,13 @@ var testCreds = &api.Credentials{Username: "repl"}
 
 // allIDs are the task ids the tests use, for Jobs.
 var allIDs = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+// mustNew is New for a config the test knows to be valid.
+func mustNew(t *testing.T, cfg Config) *Launcher {
+	t.Helper()
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

@@ -68,20 +68,75 @@ type entry struct {
 	failure string      // why the last Launch could not start a worker, for Jobs
 }
 
-// New returns a launcher that runs workers with run and keeps credentials in secrets.
-// logger may be nil.
-func New(run RunFunc, secrets Secrets, logger *slog.Logger) *Launcher {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// Config configures a Launcher. New applies the defaults of zero fields and checks the rest.
+type Config struct {
+	// Run runs one task's worker. Required.
+	Run RunFunc
+	// Secrets keeps the tasks' source accounts. Required.
+	Secrets Secrets
+	// Logger receives the supervisors' events; default discards.
+	Logger *slog.Logger
+	// StopTimeout bounds how long Stop waits for a worker to checkpoint; default
+	// DefaultStopTimeout.
+	StopTimeout time.Duration
+	// RestartMin and RestartMax bound the backoff between restarts of a failing worker; it starts
+	// over after a run of RestartReset. Defaults 1s, 30s and 1m.
+	RestartMin, RestartMax, RestartReset time.Duration
+}
+
+func (c *Config) applyDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.RestartMin <= 0 {
+		c.RestartMin = defaultPolicy.min
+	}
+	if c.RestartMax <= 0 {
+		c.RestartMax = max(defaultPolicy.max, c.RestartMin)
+	}
+	if c.RestartReset <= 0 {
+		c.RestartReset = defaultPolicy.reset
+	}
+}
+
+// Validate reports what is missing or inconsistent once defaults are applied.
+func (c *Config) Validate() error {
+	d := *c
+	d.applyDefaults()
+	return d.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Run == nil {
+		errs = append(errs, errors.New("a run function is required"))
+	}
+	if c.Secrets == nil {
+		errs = append(errs, errors.New("a secrets store is required"))
+	}
+	if c.RestartMax < c.RestartMin {
+		errs = append(errs, fmt.Errorf("restart max %s is below restart min %s", c.RestartMax, c.RestartMin))
+	}
+	return errors.Join(errs...)
+}
+
+// New checks cfg, applies its defaults and returns a launcher.
+func New(cfg Config) (*Launcher, error) {
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("local launcher config: %w", err)
 	}
 	return &Launcher{
-		run:         run,
-		secrets:     secrets,
-		log:         logger,
-		policy:      defaultPolicy,
-		stopTimeout: DefaultStopTimeout,
+		run:         cfg.Run,
+		secrets:     cfg.Secrets,
+		log:         cfg.Logger,
+		policy:      restartPolicy{min: cfg.RestartMin, max: cfg.RestartMax, reset: cfg.RestartReset},
+		stopTimeout: cfg.StopTimeout,
 		tasks:       make(map[int64]*entry),
-	}
+	}, nil
 }
 
 // acquire returns the task's entry, created if need be, locked for this caller.
@@ -117,9 +172,6 @@ func (l *Launcher) acquire(ctx context.Context, id int64) (*entry, func(), error
 func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
 	if t == nil || t.ID <= 0 {
 		return errors.New("launch: task has no id")
-	}
-	if l.run == nil || l.secrets == nil {
-		return errors.New("launch: local launcher needs a run function and a secrets store")
 	}
 	e, release, err := l.acquire(ctx, t.ID)
 	if err != nil {

@@ -252,12 +252,12 @@ func TestCloseBoundedByContext(t *testing.T) {
 	checkNoLeak(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
-	l := New(func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
+	l := mustNew(t, Config{Run: func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
 		close(started)
 		<-ctx.Done()
 		<-release
 		return nil
-	}, newMemSecrets(), nil)
+	}, Secrets: newMemSecrets()})
 	ctx := testCtx(t)
 	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
@@ -327,11 +327,11 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	started := make(chan api.Credentials, 2)
 	checkNoLeak(t)
-	l := New(func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
+	l := mustNew(t, Config{Run: func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
 		started <- c
 		<-ctx.Done()
 		return nil
-	}, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	}, Secrets: db, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

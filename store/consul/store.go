@@ -4,6 +4,15 @@
 // Keys follow store.Keys under a prefix (default store.DefaultPrefix). Values are JSON so that
 // operators can read them in the Consul UI; next-id is the last allocated id in decimal.
 // Every error that comes from Consul being unreachable or failing matches store.ErrUnavailable.
+//
+// A worker's lock (TaskRecord) is not consulapi.Lock, for two reasons. Taking it must fail for a
+// task that no longer exists, so the lock is taken in one transaction with a check that the
+// task's spec exists (consulapi.Lock acquires a bare key, and a deleted task could be locked and
+// run by a worker that started late). And the lock must be given up before anyone else can take
+// it: Consul invalidates a session only after twice its TTL, so the holder stops producing once
+// it could not renew for one TTL (session.go), whereas consulapi.Lock reports the loss only
+// after the session is gone, when a successor may already be running. The dispatchers'
+// reconciler lock has neither need, and is a consulapi.Lock (leader.go).
 package consul
 
 import (
