@@ -59,8 +59,9 @@ type Launcher interface {
 	// credentials anew and retries what failed (a Failed worker waits for a spec change). A task
 	// without a running worker has nothing to restart: nil.
 	Restart(ctx context.Context, id int64) error
-	// Jobs returns the scheduler's view of the workers of tasks ids, by task id; a task without
-	// a job is absent. Its number of calls to the scheduler does not grow with len(ids).
+	// Jobs returns the scheduler's view of the workers of tasks ids (nil ids: of every task), by
+	// task id; a task without a job is absent. Its number of calls to the scheduler does not grow
+	// with len(ids).
 	Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error)
 	// Job returns the scheduler's view of one task's worker, nil when it has no job.
 	Job(ctx context.Context, id int64) (*api.JobInfo, error)

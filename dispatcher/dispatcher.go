@@ -51,6 +51,9 @@ type Config struct {
 	// reconciler takes it for the remains of a submit that died before it stored the account,
 	// and deletes it (default 1m: longer than any submit takes).
 	ReconcileGrace time.Duration
+	// ViewMaxAge is how old the list's snapshot of the scheduler's view may be before a list
+	// takes a new one, in the background (default 5s; see view.go).
+	ViewMaxAge time.Duration
 	// Location is the zone the API writes times in (default the local zone).
 	Location *time.Location
 	Logger   *slog.Logger
@@ -63,6 +66,7 @@ const (
 	DefaultRequestTimeout    = 75 * time.Second
 	DefaultReconcileInterval = 5 * time.Second
 	DefaultReconcileGrace    = time.Minute
+	DefaultViewMaxAge        = 5 * time.Second
 )
 
 func (c *Config) applyDefaults() {
@@ -83,6 +87,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ReconcileGrace <= 0 {
 		c.ReconcileGrace = DefaultReconcileGrace
+	}
+	if c.ViewMaxAge <= 0 {
+		c.ViewMaxAge = DefaultViewMaxAge
 	}
 	if c.Location == nil {
 		c.Location = time.Local
@@ -131,6 +138,8 @@ type Server struct {
 	metrics *metrics
 	// lingering holds a token per connection being drained after a refused body.
 	lingering chan struct{}
+	// view is the list's snapshot of the scheduler's view.
+	view jobView
 }
 
 // New returns a dispatcher for cfg.

@@ -266,6 +266,11 @@ func (l *fakeLauncher) Jobs(_ context.Context, ids []int64) (map[int64]*api.JobI
 		return nil, l.jobsErr
 	}
 	out := make(map[int64]*api.JobInfo, len(l.jobs))
+	if ids == nil {
+		for id := range l.jobs {
+			ids = append(ids, id)
+		}
+	}
 	for _, id := range ids {
 		if j := l.jobs[id]; j != nil {
 			c := *j

@@ -281,17 +281,13 @@ func (s *Server) list(c *fiber.Ctx) error {
 	}
 	ctx, cancel := s.backend(c.UserContext())
 	defer cancel()
-	// Only the page is read, from the store and from the scheduler: a page costs the same
-	// whatever the number of tasks.
+	// Only the page is read from the store, and the scheduler's view comes from a snapshot (see
+	// view.go): a page costs the same whatever the number of tasks.
 	recs, total, err := s.cfg.Store.Page(ctx, (page-1)*perPage, perPage)
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	ids := make([]int64, len(recs))
-	for i, r := range recs {
-		ids[i] = r.Task.ID
-	}
-	jobsByID := s.jobs(ctx, ids)
+	jobsByID := s.pageJobs(ctx, recs)
 	out := api.TaskList{Tasks: make([]api.TaskSummary, len(recs)), Total: total}
 	for i, r := range recs {
 		out.Tasks[i] = summarize(r, jobsByID[r.Task.ID], s.cfg.Location)

@@ -384,12 +384,20 @@ func (l *Launcher) Remove(ctx context.Context, id int64) error {
 // JobID names a task's supervisor in JobInfo, "local-<id>".
 func JobID(id int64) string { return "local-" + strconv.FormatInt(id, 10) }
 
-// Jobs reports the supervisors of tasks ids: running, restarting after a failure (Message is
-// the failure), or stopped.
+// Jobs reports the supervisors of tasks ids (nil: of every task): running, restarting after a
+// failure (Message is the failure), or stopped.
 func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := make(map[int64]*api.JobInfo, len(ids))
+	if ids == nil {
+		for id := range l.tasks {
+			if info := l.jobLocked(id); info != nil {
+				out[id] = info
+			}
+		}
+		return out, nil
+	}
 	for _, id := range ids {
 		if info := l.jobLocked(id); info != nil {
 			out[id] = info

@@ -28,11 +28,12 @@ const maxFilterIDs = 100
 // for the jobs, one for their allocations (the worker's address; for a job that should run but
 // does not, its newest allocation's failure), and one for the evaluations of those that could
 // not be placed, to say why.
+// Nil ids means every task's job.
 func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
 	ctx, cancel := l.bound(ctx)
 	defer cancel()
 	out := make(map[int64]*api.JobInfo, len(ids))
-	if len(ids) == 0 {
+	if ids != nil && len(ids) == 0 {
 		return out, nil
 	}
 	want := make(map[int64]bool, len(ids))
@@ -40,7 +41,7 @@ func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInf
 		want[id] = true
 	}
 	q := l.query(ctx)
-	if len(ids) <= maxFilterIDs {
+	if ids != nil && len(ids) <= maxFilterIDs {
 		q.Filter = idFilter("ID", ids)
 	} else {
 		q.Prefix = jobs.JobPrefix
@@ -52,7 +53,7 @@ func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInf
 	var listed []*nomadapi.JobListStub
 	for _, s := range stubs {
 		id, err := jobs.TaskID(s.ID)
-		if err != nil || !want[id] {
+		if err != nil || ids != nil && !want[id] {
 			continue
 		}
 		out[id] = &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
@@ -192,7 +193,9 @@ func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, i
 		ids = append(ids, id)
 	}
 	q := l.query(ctx)
-	q.Filter = idFilter("JobID", ids)
+	if len(ids) <= maxFilterIDs {
+		q.Filter = idFilter("JobID", ids)
+	}
 	q.Params = map[string]string{"resources": "true"} // the ports, for the address
 	allocs, _, err := l.cfg.Client.Allocations().List(q)
 	if err != nil {
@@ -231,7 +234,9 @@ func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, i
 		id, _ := jobs.TaskID(j)
 		ids = append(ids, id)
 	}
-	q.Filter = idFilter("JobID", ids)
+	if len(ids) <= maxFilterIDs {
+		q.Filter = idFilter("JobID", ids)
+	}
 	evals, _, err := l.cfg.Client.Evaluations().List(q)
 	if err != nil {
 		return wrap("list evaluations", err)
