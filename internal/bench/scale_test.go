@@ -318,12 +318,15 @@ func listLatency(t *testing.T, d *scaleDispatcher, what string, total int) {
 }
 
 // runList seeds listN tasks whose jobs cannot be placed (they ask for more CPU than the client
-// has) and listN stopped tasks, straight into Consul and Nomad as a dispatcher stores and
+// has; the before-build dispatchers read no task resources, but their jobs are seeded here) and
+// listN stopped tasks, straight into Consul and Nomad as a dispatcher stores and
 // launches them, then times a dispatcher's list of each.
 func runList(t *testing.T, bin string, c *testenv.Consul, nm *testenv.Nomad, listN int) {
 	ctx := context.Background()
 	st := consul.New(c.Client, "")
-	l, err := nomad.New(nomad.Config{Client: nm.Client, Command: bin, CPU: 1_000_000, MemoryMB: 64, MemoryMaxMB: 64})
+	// The dispatcher's defaults, so that its reconciler finds the jobs current; the tasks ask
+	// for more CPU than the client has.
+	l, err := nomad.New(nomad.Config{Client: nm.Client, Command: bin})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,6 +345,7 @@ func runList(t *testing.T, bin string, c *testenv.Consul, nm *testenv.Nomad, lis
 					Source:  &api.Source{Host: "127.0.0.1", Port: 3306, Username: "u"},
 					Kafka:   api.Kafka{Addr: "127.0.0.1:9092", Topic: fmt.Sprintf("l%d", i)},
 					Filters: []api.Filter{{DBName: "d"}}, Incr: &incr,
+					Resources: &api.Resources{CPU: api.MaxCPU},
 				}, Version: 1, Desired: desired, CreatedAt: now, UpdatedAt: now}
 				id, err := st.Create(ctx, task)
 				if err != nil {
