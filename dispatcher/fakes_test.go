@@ -192,6 +192,7 @@ type fakeLauncher struct {
 	removes   []int64
 	restarts  []int64
 	jobs      map[int64]*api.JobInfo
+	creds     map[int64]bool // tasks whose credentials were handed over
 	addr      string
 	launchErr error
 	stopErr   error
@@ -203,7 +204,7 @@ type fakeLauncher struct {
 var _ Launcher = (*fakeLauncher)(nil)
 
 func newFakeLauncher() *fakeLauncher {
-	return &fakeLauncher{jobs: map[int64]*api.JobInfo{}, addr: "127.0.0.1:4646"}
+	return &fakeLauncher{jobs: map[int64]*api.JobInfo{}, creds: map[int64]bool{}, addr: "127.0.0.1:4646"}
 }
 
 func (l *fakeLauncher) Launch(_ context.Context, t *api.Task, creds *api.Credentials) error {
@@ -217,6 +218,9 @@ func (l *fakeLauncher) Launch(_ context.Context, t *api.Task, creds *api.Credent
 	l.launches = append(l.launches, launchCall{Task: *copyTask(t), Creds: c})
 	if l.launchErr != nil {
 		return l.launchErr
+	}
+	if c != nil {
+		l.creds[t.ID] = true
 	}
 	l.jobs[t.ID] = &api.JobInfo{ID: fmt.Sprintf("dts-task-%d", t.ID), Status: api.JobRunning, Addr: l.addr}
 	return nil
@@ -243,6 +247,7 @@ func (l *fakeLauncher) Remove(_ context.Context, id int64) error {
 		return l.removeErr
 	}
 	delete(l.jobs, id)
+	delete(l.creds, id)
 	return nil
 }
 
@@ -287,8 +292,13 @@ func (l *fakeLauncher) Inventory(context.Context) (map[int64]jobs.Held, error) {
 		return nil, l.jobsErr
 	}
 	out := map[int64]jobs.Held{}
+	for id := range l.creds {
+		out[id] = jobs.Held{Credentials: true}
+	}
 	for id, j := range l.jobs {
-		out[id] = jobs.Held{Job: true, Running: j.Status != api.JobStopped, Credentials: true}
+		h := out[id]
+		h.Job, h.Running = true, j.Status != api.JobStopped
+		out[id] = h
 	}
 	return out, nil
 }
