@@ -57,6 +57,13 @@ func (s *fakeStore) Create(_ context.Context, t *api.Task) (int64, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
+	if t.IdempotencyKey != "" {
+		for id, o := range s.tasks {
+			if o.IdempotencyKey == t.IdempotencyKey {
+				return 0, fmt.Errorf("create task: %w", &store.DuplicateError{ID: id})
+			}
+		}
+	}
 	s.next++
 	t.ID = s.next
 	s.tasks[t.ID] = *copyTask(t)

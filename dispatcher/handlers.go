@@ -79,7 +79,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	// An explicit server id is checked before anything is stored; the default one depends on the
 	// id, so it is checked after Create, against every other task (see checkServerID).
-	if err := s.checkServerID(ctx, t.Spec.Source, 0); err != nil {
+	if err := s.checkServerID(ctx, t, 0); err != nil {
 		return err
 	}
 	id, err := s.create(ctx, t, creds)
@@ -94,7 +94,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	// A dispatcher that dies here leaves a task without credentials or job: a retry with the
 	// same Idempotency-Key completes it; without one the reconciler deletes it after its grace.
 	failpoint.Hit("submit-after-create")
-	if err := s.checkServerID(ctx, t.Spec.Source, id); err != nil {
+	if err := s.checkServerID(ctx, t, id); err != nil {
 		s.undoSubmit(id, false)
 		return err
 	}
@@ -180,7 +180,11 @@ func (s *Server) waitAddr(ctx context.Context, id int64) string {
 // would disconnect one replica whenever the other connects. With id 0 only an explicit id is
 // checked. Run after Create, the check sees every task created before it; of two concurrent
 // submits with one id at least one sees the other, so both may be refused but never both kept.
-func (s *Server) checkServerID(ctx context.Context, src *api.Source, id int64) error {
+//
+// A task made by an earlier submit with t's idempotency key is that submit, retried: not
+// another replica.
+func (s *Server) checkServerID(ctx context.Context, t *api.Task, id int64) error {
+	src := t.Spec.Source
 	if src == nil || id == 0 && src.ServerID == 0 {
 		return nil
 	}
@@ -194,6 +198,9 @@ func (s *Server) checkServerID(ctx context.Context, src *api.Source, id int64) e
 	for _, r := range recs {
 		o := r.Task.Spec.Source
 		if r.Task.ID == id || o == nil || o.Port != src.Port || !strings.EqualFold(o.Host, src.Host) {
+			continue
+		}
+		if t.IdempotencyKey != "" && r.Task.IdempotencyKey == t.IdempotencyKey {
 			continue
 		}
 		if o.EffectiveServerID(r.Task.ID) == mine {
