@@ -49,7 +49,7 @@ func TestIdempotentSubmit(t *testing.T) {
 	submit(withID, "c").wantCode(t, api.CodeConflict, "server_id")
 
 	submit(body, strings.Repeat("k", api.MaxIdempotencyKey+1)).wantCode(t, api.CodeBadRequest, api.IdempotencyKeyHeader)
-	if n := len(h.store.tasks); n != 2 {
+	if n := h.store.count(t); n != 2 {
 		t.Errorf("%d tasks stored, want 2", n)
 	}
 }

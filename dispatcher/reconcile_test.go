@@ -13,7 +13,7 @@ import (
 // launcher hold for a task.
 func TestRepair(t *testing.T) {
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	s := &Server{cfg: Config{ReconcileGrace: time.Minute, Launcher: newFakeLauncher()}}
+	s := &Server{cfg: Config{ReconcileGrace: time.Minute, Launcher: &testLauncher{}}}
 	task := func(d api.Desired, age time.Duration, dflt bool) *api.Task {
 		return &api.Task{ID: 1, Desired: d, Version: 1, DefaultAccount: dflt, CreatedAt: now.Add(-age), UpdatedAt: now.Add(-age)}
 	}
@@ -50,37 +50,56 @@ func TestRepair(t *testing.T) {
 	}
 }
 
-// TestReconcileTwoPasses: a difference is repaired only when two passes in a row see it, and a
-// job without a task is removed the same way.
+// TestReconcileTwoPasses: a difference is repaired only when two passes in a row see it: a task
+// stored with its credentials whose worker was never started (the dispatcher died before) is
+// started, and a worker whose task is gone is removed.
 func TestReconcileTwoPasses(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
-	id := h.submit()
-	h.launcher.mu.Lock()
-	delete(h.launcher.jobs, id) // as if the dispatcher had died before registering the job
-	h.launcher.jobs[99] = &api.JobInfo{ID: "dts-task-99", Status: api.JobRunning}
-	h.launcher.mu.Unlock()
-	launches, _, _ := h.launcher.calls()
-	before := len(launches)
+	now := time.Now()
+	spec := api.TaskSpec{Source: &api.Source{Host: "127.0.0.1", Port: srcPort, Username: "u"}, Kafka: api.Kafka{Addr: kafkaAddr, Topic: "t"}, Filters: []api.Filter{{DBName: "d"}}}
+	newTask := func() *api.Task {
+		return &api.Task{Spec: spec, Version: 1, Desired: api.DesiredRunning, CreatedAt: now, UpdatedAt: now}
+	}
+	unlaunched, err := h.store.DB.CreateWithCredentials(ctx, newTask(), api.Credentials{Username: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := newTask()
+	if _, err := h.store.DB.CreateWithCredentials(ctx, orphan, api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.launcher.Launcher.Launch(ctx, orphan, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.DB.Delete(ctx, orphan.ID); err != nil { // its worker runs on
+		t.Fatal(err)
+	}
 
 	seen, err := h.srv.ReconcileOnce(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if launches, _, removes := h.launcher.calls(); len(launches) != before || len(removes) != 0 {
-		t.Fatalf("the first pass repaired: %d launches, removes %v", len(launches)-before, removes)
+	if launches, _, removes := h.launcher.calls(); len(launches) != 0 || len(removes) != 0 {
+		t.Fatalf("the first pass repaired: launches %+v, removes %v", launches, removes)
 	}
-	if seen[id] == "" || seen[99] == "" {
-		t.Fatalf("the first pass found %v, want tasks %d and 99", seen, id)
+	if seen[unlaunched] == "" || seen[orphan.ID] == "" {
+		t.Fatalf("the first pass found %v, want tasks %d and %d", seen, unlaunched, orphan.ID)
 	}
 	if _, err := h.srv.ReconcileOnce(ctx, seen); err != nil {
 		t.Fatal(err)
 	}
 	launches, _, removes := h.launcher.calls()
-	if len(launches) != before+1 || launches[len(launches)-1].Task.ID != id || launches[len(launches)-1].Creds != nil {
-		t.Errorf("the second pass did not register task %d's job again from the store: %+v", id, launches[before:])
+	if len(launches) != 1 || launches[0].Task.ID != unlaunched || launches[0].Creds != nil {
+		t.Errorf("the second pass did not start task %d from the store: %+v", unlaunched, launches)
 	}
-	if len(removes) != 1 || removes[0] != 99 {
-		t.Errorf("the second pass removed %v, want the job without a task (99)", removes)
+	if j, err := h.launcher.Job(ctx, unlaunched); err != nil || j == nil || j.Status != api.JobRunning {
+		t.Errorf("task %d's worker: %+v, %v", unlaunched, j, err)
+	}
+	if len(removes) != 1 || removes[0] != orphan.ID {
+		t.Errorf("the second pass removed %v, want the worker without a task (%d)", removes, orphan.ID)
+	}
+	if again, err := h.srv.ReconcileOnce(ctx, nil); err != nil || len(again) != 0 {
+		t.Errorf("after the repairs a pass finds %v, %v", again, err)
 	}
 }
