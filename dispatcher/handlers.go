@@ -109,10 +109,10 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	return ok(c, api.SubmitResponse{Addr: s.waitAddr(ctx, id), ID: id})
 }
 
-// create stores t, with creds where the store keeps them (dts dev: in the same transaction).
+// create stores t, with creds where the store keeps them (dts dev: in the same transaction). It
+// has the request's deadline rather than one call's: under many concurrent submits a create
+// retries while others take the next id first (store/consul bounds each of its calls itself).
 func (s *Server) create(ctx context.Context, t *api.Task, creds *api.Credentials) (int64, error) {
-	ctx, cancel := s.backend(ctx)
-	defer cancel()
 	if cs, ok := s.cfg.Store.(CredentialStore); ok {
 		return cs.CreateWithCredentials(ctx, t, *creds)
 	}

@@ -58,7 +58,7 @@ func startStack(t *testing.T, change ...func(*dispatcher.Config)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := consul.New(cc, "")
+	st := consul.New(cc, "").WithCallTimeout(time.Second)
 	cfg := dispatcher.Config{
 		Store: st, Launcher: l,
 		AuthUser: stackUser, AuthPassword: stackPass,

@@ -189,7 +189,7 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st := consul.New(cc, *prefix)
+	st := consul.New(cc, *prefix).WithCallTimeout(*af.backendTimeout)
 	cfg, err := af.config(log, st, launcher, *insecure)
 	if err != nil {
 		return err

@@ -37,6 +37,8 @@ import (
 type Store struct {
 	client *consulapi.Client
 	keys   store.Keys
+	// callTimeout bounds each call the dispatcher's methods make; 0: only ctx bounds them.
+	callTimeout time.Duration
 }
 
 // New returns a store on client under prefix; an empty prefix means store.DefaultPrefix.
@@ -47,6 +49,24 @@ func New(client *consulapi.Client, prefix string) *Store {
 		prefix = store.DefaultPrefix
 	}
 	return &Store{client: client, keys: store.Keys{Prefix: prefix}}
+}
+
+// WithCallTimeout returns the store with each Consul call of its dispatcher-side methods
+// (Create, Get, Update, Delete, List, Page, Status, Ping) bounded by d, whatever their ctx: a
+// Consul that does not answer makes them fail with store.ErrUnavailable after d, while a Create
+// that loses races for an id under many concurrent submits may go on retrying within its ctx.
+func (s *Store) WithCallTimeout(d time.Duration) *Store {
+	c := *s
+	c.callTimeout = d
+	return &c
+}
+
+// call bounds one Consul call.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.callTimeout > 0 {
+		return context.WithTimeout(ctx, s.callTimeout)
+	}
+	return context.WithCancel(ctx)
 }
 
 func query(ctx context.Context) *consulapi.QueryOptions {
@@ -80,9 +100,12 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 	var skip int64
 	var idemIndex uint64 // the idempotency key's ModifyIndex when a deleted task left it
 	for {
-		pair, _, err := kv.Get(s.keys.NextID(), query(ctx))
+		cctx, cancel := s.call(ctx)
+		pair, _, err := kv.Get(s.keys.NextID(), query(cctx))
+		err = classify(cctx, err) // before cancel, which would make any error look like ours
+		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("create task: read %s: %w", s.keys.NextID(), classify(ctx, err))
+			return 0, fmt.Errorf("create task: read %s: %w", s.keys.NextID(), err)
 		}
 		var last int64
 		var index uint64
@@ -109,9 +132,12 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 			// two dispatchers make one task. A key left by a deleted task is claimed over.
 			ops = append(ops, &consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Idempotency(t.IdempotencyKey), Value: []byte(strconv.FormatInt(id, 10)), Index: idemIndex}})
 		}
-		ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+		cctx, cancel = s.call(ctx)
+		ok, resp, _, err := s.client.Txn().Txn(ops, query(cctx))
+		err = classify(cctx, err)
+		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("create task %d: %w", id, classify(ctx, err))
+			return 0, fmt.Errorf("create task %d: %w", id, err)
 		}
 		switch {
 		case ok:
@@ -129,7 +155,8 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 		case failedOp(resp, 0):
 			skip = 0
 			if err := bo.Wait(ctx); err != nil {
-				return 0, fmt.Errorf("create task: allocate id: %w", err)
+				// Consul answers, but other creates kept taking the next id first.
+				return 0, fmt.Errorf("create task: no id could be allocated in time, other creates took them first: %w: %w", store.ErrUnavailable, err)
 			}
 		case failedOp(resp, 1):
 			skip++
@@ -142,6 +169,8 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 // idempotent returns the task that holds idempotency key hash, 0 if none does, and the key's
 // ModifyIndex (0 when it does not exist) to claim it at.
 func (s *Store) idempotent(ctx context.Context, hash string) (int64, uint64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	pair, _, err := s.client.KV().Get(s.keys.Idempotency(hash), query(ctx))
 	if err != nil {
 		return 0, 0, fmt.Errorf("read idempotency key: %w", classify(ctx, err))
@@ -163,6 +192,8 @@ func (s *Store) idempotent(ctx context.Context, hash string) (int64, uint64, err
 
 // Get returns one task.
 func (s *Store) Get(ctx context.Context, id int64) (*api.Task, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	t, _, err := s.get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get task %d: %w", id, err)
@@ -190,6 +221,8 @@ func (s *Store) get(ctx context.Context, id int64) (*api.Task, uint64, error) {
 // two updates that read the same version both pass, so the write is also a compare-and-set on
 // the spec key's ModifyIndex as read.
 func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if t == nil {
 		return errors.New("update task: nil task")
 	}
@@ -223,6 +256,8 @@ func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) erro
 // Removing the lock key makes a running worker lose its lock, and its status can no longer be
 // written.
 func (s *Store) Delete(ctx context.Context, id int64) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	t, index, err := s.get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("delete task %d: %w", id, err)
@@ -254,6 +289,8 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // List returns every task in id order with its status, read in one recursive query so that the
 // list is a consistent snapshot. Keys that dts does not write are ignored.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	pairs, _, err := s.client.KV().List(s.keys.Tasks(), query(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", classify(ctx, err))
@@ -305,6 +342,8 @@ const maxTxnOps = 64
 // and statuses, so that a page costs the same whatever the number of tasks; a page larger than
 // one transaction holds is read with List.
 func (s *Store) Page(ctx context.Context, offset, limit int) ([]store.Record, int, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if 2*limit > maxTxnOps {
 		recs, err := s.List(ctx)
 		if err != nil {
@@ -387,6 +426,8 @@ func (s *Store) parseKey(key string) (int64, string, bool) {
 // Status returns a task's last reported status, nil if none was reported, and
 // store.ErrNotFound if the task does not exist.
 func (s *Store) Status(ctx context.Context, id int64) (*api.Status, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	// One query for the task's keys tells a missing task from a task without a status.
 	pairs, _, err := s.client.KV().List(s.keys.Task(id), query(ctx))
 	if err != nil {
@@ -416,6 +457,8 @@ func (s *Store) Status(ctx context.Context, id int64) (*api.Status, error) {
 
 // Ping checks that Consul answers and has a leader, without which no write can succeed.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	leader, err := s.client.Status().LeaderWithQueryOptions(query(ctx))
 	if err != nil {
 		return fmt.Errorf("ping consul: %w", classify(ctx, err))
