@@ -17,7 +17,7 @@ DOLT_VERSION := 1.86.4-73fcb4a868c2
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build deps deps-mariadb deps-hashicorp deps-dolt test lint bench demo demo-nomad demo-stop clean
+.PHONY: all build deps deps-mariadb deps-hashicorp deps-dolt test lint bench bench-scale demo demo-nomad demo-stop clean
 
 all: build
 
@@ -63,6 +63,11 @@ lint:
 ##        same run (BENCH_ROWS=100000 for a quick run; BENCH_CPUPROFILE=FILE profiles the worker)
 bench: deps-mariadb build
 	$(GO) test -tags bench -run TestBench -count=1 -v -timeout 60m ./internal/bench
+
+## bench-scale: the control plane with 200 tasks on a Nomad dev agent (DTS_SCALE_TASKS,
+## DTS_SCALE_LIST_TASKS, DTS_SCALE_BIN to measure another build), figures printed
+bench-scale: deps build
+	$(GO) test -tags bench -run TestScale -count=1 -v -timeout 60m ./internal/bench
 
 ## demo: MariaDB, the dev broker and `dts dev` on this machine, a task, rows flowing
 demo: deps-mariadb build

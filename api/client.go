@@ -60,8 +60,19 @@ func NewClient(cfg *ClientConfig) (*Client, error) {
 
 // Submit submits a task and returns its id and the worker's address.
 func (c *Client) Submit(ctx context.Context, spec *TaskSpec) (*SubmitResponse, error) {
+	return c.SubmitWithKey(ctx, spec, "")
+}
+
+// SubmitWithKey submits a task with an idempotency key (IdempotencyKeyHeader): submitting again
+// with the same key, after an error or a lost answer, returns the task the first submit made
+// instead of making another. An empty key is Submit.
+func (c *Client) SubmitWithKey(ctx context.Context, spec *TaskSpec, key string) (*SubmitResponse, error) {
 	var out SubmitResponse
-	return &out, c.do(ctx, http.MethodPost, "/v1/dispatch/submit", SubmitRequest{Task: spec}, &out)
+	var hdr http.Header
+	if key != "" {
+		hdr = http.Header{IdempotencyKeyHeader: {key}}
+	}
+	return &out, c.doHeader(ctx, http.MethodPost, "/v1/dispatch/submit", hdr, SubmitRequest{Task: spec}, &out)
 }
 
 // Alter replaces a task's spec; source and incr may be omitted.
@@ -101,6 +112,11 @@ func (c *Client) Delete(ctx context.Context, id int64) (*DeleteResponse, error) 
 
 // do sends a request and decodes the envelope; a non-zero code becomes an *Error.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	return c.doHeader(ctx, method, path, nil, body, out)
+}
+
+// doHeader is do with extra request headers.
+func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Header, body, out any) error {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -112,6 +128,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, r)
 	if err != nil {
 		return err
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if c.cfg.User != "" || c.cfg.Password != "" {

@@ -185,6 +185,25 @@ type TaskSpec struct {
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	// Incr true streams from now; false copies the existing rows first. Default true.
 	Incr *bool `json:"incr,omitempty"`
+	// Resources overrides what the task's worker reserves on the scheduler; absent: the
+	// dispatcher's defaults. An alter without it keeps the task's.
+	Resources *Resources `json:"resources,omitempty"`
+}
+
+// Resources is what a worker reserves on its Nomad client. The dispatcher's defaults fit an idle
+// or lightly loaded worker (measured: a few MHz and about 25 MiB when idle); a task streaming
+// much more, or copying wide tables, asks for more here. Zero fields take the dispatcher's
+// default.
+type Resources struct {
+	// CPU is the worker's CPU share in MHz.
+	CPU int `json:"cpu,omitempty" min:"1" zero:"the dispatcher's default"`
+	// MemoryMB is the memory the worker reserves, in MiB: what the scheduler counts when it
+	// places workers.
+	MemoryMB int `json:"memory_mb,omitempty" min:"1" zero:"the dispatcher's default"`
+	// MemoryMaxMB is what the worker may use beyond MemoryMB when the client has memory to
+	// spare (Nomad's memory_max, with memory oversubscription on), for bursts such as the initial
+	// copy of wide rows.
+	MemoryMaxMB int `json:"memory_max_mb,omitempty" min:"1" zero:"the dispatcher's default"`
 }
 
 // IsIncr reports the effective incr setting.

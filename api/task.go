@@ -27,6 +27,10 @@ type Desired string
 const (
 	DesiredRunning Desired = "running"
 	DesiredStopped Desired = "stopped"
+	// DesiredDeleted: a delete was asked for and is being carried out (worker stopped, its job
+	// and credentials removed, then the task). A dispatcher that dies in the middle leaves this
+	// mark, and any dispatcher's reconciler finishes the delete.
+	DesiredDeleted Desired = "deleted"
 )
 
 // Task is a stored task. Its spec never holds the source password.
@@ -38,7 +42,10 @@ type Task struct {
 	// DefaultAccount is set while the task logs in with the dispatcher's default replication
 	// account (it gave only host and port), which may only be used for the hosts the dispatcher
 	// allows; every alter and start checks that again.
-	DefaultAccount bool      `json:"default_account,omitempty"`
+	DefaultAccount bool `json:"default_account,omitempty"`
+	// IdempotencyKey is the submit's Idempotency-Key header, hashed (IdempotencyKeyHash): a
+	// retried submit with the same key answers with this task instead of making another.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 	// History lists the spec's versions, oldest first, at most MaxHistory.
@@ -175,14 +182,36 @@ func (t *TableRef) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*plain)(t))
 }
 
+// JobStatus is the scheduler's view of a task's worker process, the same words for a Nomad job
+// (jobs/nomad) and an in-process supervisor (jobs/local), so that the dispatcher branches on a
+// type rather than on each launcher's strings.
+type JobStatus string
+
+// Job statuses.
+const (
+	// JobPending: the worker should run but does not yet: not placed, starting, or waiting for
+	// its secrets. JobInfo.Message says why when the scheduler knows.
+	JobPending JobStatus = "pending"
+	// JobRunning: the worker's process runs.
+	JobRunning JobStatus = "running"
+	// JobRestarting: the worker failed and is restarted after a backoff (Message: the failure).
+	JobRestarting JobStatus = "restarting"
+	// JobDead: the scheduler gave up on the worker (Nomad's dead job).
+	JobDead JobStatus = "dead"
+	// JobFailed: no worker could be started at all (Message says why, such as no credentials).
+	JobFailed JobStatus = "failed"
+	// JobStopped: the worker was stopped on purpose (stop of the task).
+	JobStopped JobStatus = "stopped"
+)
+
 // JobInfo is the scheduler's view of a task's worker (a Nomad job, or the local supervisor).
 type JobInfo struct {
-	ID          string `json:"id"`
-	Status      string `json:"status"`
-	AllocID     string `json:"alloc_id,omitempty"`
-	AllocStatus string `json:"alloc_status,omitempty"`
-	Addr        string `json:"addr,omitempty"`
-	Message     string `json:"message,omitempty"`
+	ID          string    `json:"id"`
+	Status      JobStatus `json:"status"`
+	AllocID     string    `json:"alloc_id,omitempty"`
+	AllocStatus string    `json:"alloc_status,omitempty"`
+	Addr        string    `json:"addr,omitempty"`
+	Message     string    `json:"message,omitempty"`
 }
 
 // TaskSummary is one row of the task list, as in the seed API, plus a few fields users expect.

@@ -53,6 +53,11 @@ func (s *TaskSpec) validate(alter bool) error {
 			}
 		}
 	}
+	if r := s.Resources; r != nil {
+		if err := r.validate("task.resources"); err != nil {
+			return err
+		}
+	}
 	if r := s.RateLimit; r != nil {
 		if r.Rate < 0 || r.Rate == 0 && len(r.Tables) == 0 {
 			return FieldError("task.rate_limit.rate", "must be a positive number of rows per second, got %v", r.Rate)
@@ -97,6 +102,30 @@ func ParseTablePattern(s string) (db, match string, err error) {
 		return "", "", fmt.Errorf("%q is not db.table or db./regex/", s)
 	}
 	return s[:i], s[i+1:], nil
+}
+
+// Bounds of Resources: a worker needs a few MHz and some 30 MiB to run at all, and nothing it
+// does needs more than a whole large machine.
+const (
+	MinMemoryMB = 32
+	MaxCPU      = 100_000
+	MaxMemoryMB = 64 << 10
+)
+
+func (r *Resources) validate(field string) error {
+	if r.CPU < 0 || r.CPU > MaxCPU {
+		return FieldError(field+".cpu", "must be between 1 and %d MHz, got %d", MaxCPU, r.CPU)
+	}
+	if r.MemoryMB != 0 && (r.MemoryMB < MinMemoryMB || r.MemoryMB > MaxMemoryMB) {
+		return FieldError(field+".memory_mb", "must be between %d and %d MiB, got %d", MinMemoryMB, MaxMemoryMB, r.MemoryMB)
+	}
+	if r.MemoryMaxMB != 0 && (r.MemoryMaxMB < MinMemoryMB || r.MemoryMaxMB > MaxMemoryMB) {
+		return FieldError(field+".memory_max_mb", "must be between %d and %d MiB, got %d", MinMemoryMB, MaxMemoryMB, r.MemoryMaxMB)
+	}
+	if r.MemoryMB != 0 && r.MemoryMaxMB != 0 && r.MemoryMaxMB < r.MemoryMB {
+		return FieldError(field+".memory_max_mb", "must not be below memory_mb (%d), got %d", r.MemoryMB, r.MemoryMaxMB)
+	}
+	return nil
 }
 
 func (s *Source) validate(field string) error {

@@ -93,7 +93,9 @@ func (s *Server) refuse(c *fiber.Ctx, what string, list *api.Checklist) error {
 
 // serverIDCheck is the precheck's view of checkServerID for a task not stored yet.
 func (s *Server) serverIDCheck(src *api.Source) func(context.Context) error {
-	return func(ctx context.Context) error { return s.checkServerID(ctx, src, 0) }
+	return func(ctx context.Context) error {
+		return s.checkServerID(ctx, &api.Task{Spec: api.TaskSpec{Source: src}}, 0)
+	}
 }
 
 // precheck answers POST /v1/dispatch/precheck: the checklist of a task as submit would run it,

@@ -17,7 +17,8 @@ import (
 	"github.com/dtsrepl/dts/api"
 )
 
-// Config configures a dispatcher.
+// Config configures a dispatcher. New applies the defaults of zero fields and checks the rest
+// (Validate).
 type Config struct {
 	Store    Store
 	Launcher Launcher
@@ -33,6 +34,26 @@ type Config struct {
 	SourceAllow *HostAllowList
 	// PlacementTimeout bounds how long submit waits for the worker's address (default 10s).
 	PlacementTimeout time.Duration
+	// BackendTimeout bounds each call to the store or the scheduler (default 10s): one that does
+	// not answer in time makes the request answer -503 with the reason. Waiting for a worker to
+	// stop is bounded by the launcher and RequestTimeout instead.
+	BackendTimeout time.Duration
+	// RequestTimeout bounds the whole of a request (default 75s: a stop of a dts dev worker may
+	// wait up to a minute for its checkpoint).
+	RequestTimeout time.Duration
+	// Leadership elects the dispatcher that reconciles; default SoleLeader.
+	Leadership Leadership
+	// ReconcileInterval is how often the leader compares tasks with the launcher's jobs and
+	// credentials (default 5s). A difference is repaired when two passes in a row see it, so
+	// that the steps of a request in progress are not mistaken for the remains of one that died.
+	ReconcileInterval time.Duration
+	// ReconcileGrace is how old a task with neither credentials nor a job must be before the
+	// reconciler takes it for the remains of a submit that died before it stored the account,
+	// and deletes it (default 1m: longer than any submit takes).
+	ReconcileGrace time.Duration
+	// ViewMaxAge is how old the list's snapshot of the scheduler's view may be before a list
+	// takes a new one, in the background (default 5s; see view.go).
+	ViewMaxAge time.Duration
 	// Location is the zone the API writes times in (default the local zone).
 	Location *time.Location
 	// SubmitPrecheck makes submit and alter run the precheck (package precheck) and refuse a
@@ -42,13 +63,76 @@ type Config struct {
 	Logger         *slog.Logger
 }
 
+// Defaults of Config.
+const (
+	DefaultPlacementTimeout  = 10 * time.Second
+	DefaultBackendTimeout    = 10 * time.Second
+	DefaultRequestTimeout    = 75 * time.Second
+	DefaultReconcileInterval = 5 * time.Second
+	DefaultReconcileGrace    = time.Minute
+	DefaultViewMaxAge        = 5 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	if c.PlacementTimeout <= 0 {
+		c.PlacementTimeout = DefaultPlacementTimeout
+	}
+	if c.BackendTimeout <= 0 {
+		c.BackendTimeout = DefaultBackendTimeout
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Leadership == nil {
+		c.Leadership = SoleLeader{}
+	}
+	if c.ReconcileInterval <= 0 {
+		c.ReconcileInterval = DefaultReconcileInterval
+	}
+	if c.ReconcileGrace <= 0 {
+		c.ReconcileGrace = DefaultReconcileGrace
+	}
+	if c.ViewMaxAge <= 0 {
+		c.ViewMaxAge = DefaultViewMaxAge
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports what is missing or inconsistent once defaults are applied.
+func (c *Config) Validate() error {
+	d := *c
+	d.applyDefaults()
+	return d.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Store == nil || c.Launcher == nil {
+		errs = append(errs, errors.New("a store and a launcher are required"))
+	}
+	if (c.AuthUser == "" || c.AuthPassword == "") && !c.Insecure {
+		errs = append(errs, errors.New("Basic auth credentials are required (or run it insecure, without auth)"))
+	}
+	if c.DefaultCredentials != nil && c.DefaultCredentials.Username != "" && c.SourceAllow == nil {
+		errs = append(errs, errors.New("a default replication account needs an allow-list of the source hosts it may log in to; without one any API caller could point a task at a server of theirs and receive its password"))
+	}
+	if c.PlacementTimeout >= c.RequestTimeout || c.BackendTimeout >= c.RequestTimeout {
+		errs = append(errs, fmt.Errorf("the placement timeout (%s) and the backend timeout (%s) must be shorter than the request timeout (%s)", c.PlacementTimeout, c.BackendTimeout, c.RequestTimeout))
+	}
+	if c.ReconcileGrace < 2*c.BackendTimeout {
+		errs = append(errs, fmt.Errorf("the reconcile grace (%s) must be at least twice the backend timeout (%s), or a submit in progress could be taken for one that died", c.ReconcileGrace, c.BackendTimeout))
+	}
+	return errors.Join(errs...)
+}
+
 // MaxBody is the largest request body accepted. A larger Content-Length is refused on the
 // headers, before the body is read (see frontdoor.go); a chunked body is cut off here.
 const MaxBody = 1 << 20
-
-// requestTimeout bounds the work behind one request: store, scheduler and workers each get
-// what is left of it, and a step that does not finish in time answers -503 with its reason.
-const requestTimeout = 75 * time.Second
 
 // Server is a dispatcher.
 type Server struct {
@@ -60,27 +144,15 @@ type Server struct {
 	lingering chan struct{}
 	// checks runs the consistency checks this dispatcher was asked for (verify.go).
 	checks *checkRunner
+	// view is the list's snapshot of the scheduler's view.
+	view jobView
 }
 
 // New returns a dispatcher for cfg.
 func New(cfg Config) (*Server, error) {
-	if cfg.Store == nil || cfg.Launcher == nil {
-		return nil, errors.New("dispatcher: a store and a launcher are required")
-	}
-	if (cfg.AuthUser == "" || cfg.AuthPassword == "") && !cfg.Insecure {
-		return nil, errors.New("dispatcher: Basic auth credentials are required (or run it insecure, without auth)")
-	}
-	if cfg.DefaultCredentials != nil && cfg.DefaultCredentials.Username != "" && cfg.SourceAllow == nil {
-		return nil, errors.New("dispatcher: a default replication account needs an allow-list of the source hosts it may log in to; without one any API caller could point a task at a server of theirs and receive its password")
-	}
-	if cfg.PlacementTimeout <= 0 {
-		cfg.PlacementTimeout = 10 * time.Second
-	}
-	if cfg.Location == nil {
-		cfg.Location = time.Local
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("dispatcher: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: newMetrics(), lingering: make(chan struct{}, lingerSlots), checks: newCheckRunner()}
 	s.app = fiber.New(fiber.Config{
@@ -102,6 +174,11 @@ func New(cfg Config) (*Server, error) {
 	srv.HeaderReceived = s.headerReceived
 	srv.Handler = s.front(srv.Handler)
 	return s, nil
+}
+
+// backend bounds one call to the store or the scheduler within the request's ctx.
+func (s *Server) backend(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.BackendTimeout)
 }
 
 // App is the fiber application, for tests (app.Test) and embedding.

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/failpoint"
 	"github.com/dtsrepl/dts/jobs"
 	"github.com/dtsrepl/dts/precheck"
 	"github.com/dtsrepl/dts/store"
@@ -66,6 +65,10 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err := validate(spec, false); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	creds, isDefault, err := s.credentials(spec.Source)
 	if err != nil {
 		return err
@@ -79,59 +82,108 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if refused != nil {
 		return s.refuse(c, "submit", refused)
 	}
-	stored := spec.Redacted()
-	stored.Source.Username = creds.Username
-	incr := spec.IsIncr()
-	stored.Incr = &incr
-	now := time.Now()
-	t := &api.Task{Spec: *stored, Version: 1, Desired: api.DesiredRunning, DefaultAccount: isDefault, CreatedAt: now, UpdatedAt: now,
-		History: firstRevision(now, wasForced)}
+	t := api.NewTask(spec, creds.Username, isDefault, time.Now())
+	t.History = firstRevision(t.CreatedAt, wasForced)
+	if key != "" {
+		t.IdempotencyKey = api.IdempotencyKeyHash(key)
+	}
 	ctx := c.UserContext()
 	// An explicit server id is checked before anything is stored; the default one depends on the
 	// id, so it is checked after Create, against every other task (see checkServerID).
-	if err := s.checkServerID(ctx, stored.Source, 0); err != nil {
+	if err := s.checkServerID(ctx, t, 0); err != nil {
 		return err
 	}
-	var id int64
-	if cs, ok := s.cfg.Store.(CredentialStore); ok {
-		id, err = cs.CreateWithCredentials(ctx, t, *creds)
-	} else {
-		id, err = s.cfg.Store.Create(ctx, t)
+	id, err := s.create(ctx, t, creds)
+	var dup *store.DuplicateError
+	if errors.As(err, &dup) {
+		return s.resubmit(c, dup.ID, t, creds)
 	}
 	if err != nil {
 		return fmt.Errorf("store task: %w", err)
 	}
 	t.ID = id
-	if err := s.checkServerID(ctx, stored.Source, id); err != nil {
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if derr := s.cfg.Store.Delete(rctx, id); derr != nil {
-			s.log.Error("undo store of a refused submit", "task", id, "err", derr)
-		}
+	// A dispatcher that dies here leaves a task without credentials or job: a retry with the
+	// same Idempotency-Key completes it; without one the reconciler deletes it after its grace.
+	failpoint.Hit("submit-after-create")
+	if err := s.checkServerID(ctx, t, id); err != nil {
+		s.undoSubmit(id, false)
 		return err
 	}
-	if err := s.cfg.Launcher.Launch(ctx, t, creds); err != nil {
-		// Undo, so a failed submit leaves nothing behind.
-		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if rerr := s.cfg.Launcher.Remove(rctx, id); rerr != nil {
-			s.log.Error("undo launch of a failed submit", "task", id, "err", rerr)
-		}
-		if derr := s.cfg.Store.Delete(rctx, id); derr != nil {
-			s.log.Error("undo store of a failed submit", "task", id, "err", derr)
-		}
+	lctx, cancel := s.backend(ctx)
+	defer cancel()
+	if err := s.cfg.Launcher.Launch(lctx, t, creds); err != nil {
+		s.undoSubmit(id, true)
 		return fmt.Errorf("launch task %d: %w", id, err)
 	}
+	failpoint.Hit("submit-after-launch")
 	s.log.Info("task submitted", "task", id, "source", spec.Source.Addr(), "kafka", spec.Kafka.Addr)
+	return ok(c, api.SubmitResponse{Addr: s.waitAddr(ctx, id), ID: id})
+}
+
+// create stores t, with creds where the store keeps them (dts dev: in the same transaction). It
+// has the request's deadline rather than one call's: under many concurrent submits a create
+// retries while others take the next id first (store/consul bounds each of its calls itself).
+func (s *Server) create(ctx context.Context, t *api.Task, creds *api.Credentials) (int64, error) {
+	if cs, ok := s.cfg.Store.(CredentialStore); ok {
+		return cs.CreateWithCredentials(ctx, t, *creds)
+	}
+	return s.cfg.Store.Create(ctx, t)
+}
+
+// undoSubmit removes what a refused or failed submit stored, so that it leaves nothing behind.
+// It has its own deadline: the request's may be what ended the submit.
+func (s *Server) undoSubmit(id int64, launched bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.BackendTimeout)
+	defer cancel()
+	if launched {
+		if err := s.cfg.Launcher.Remove(ctx, id); err != nil {
+			s.log.Error("undo launch of a failed submit", "task", id, "err", err)
+		}
+	}
+	if err := s.cfg.Store.Delete(ctx, id); err != nil {
+		s.log.Error("undo store of a failed submit", "task", id, "err", err)
+	}
+}
+
+// resubmit answers a submit whose Idempotency-Key task id already has: a client retrying after
+// a lost answer gets that task, not a second one. The retry carries the account again, so a task
+// whose first submit died before it launched is launched now (Launch is idempotent). A retry
+// whose body differs is not a retry: -409.
+func (s *Server) resubmit(c *fiber.Ctx, id int64, want *api.Task, creds *api.Credentials) error {
+	ctx := c.UserContext()
+	bctx, cancel := s.backend(ctx)
+	defer cancel()
+	cur, err := s.cfg.Store.Get(bctx, id)
+	if err != nil {
+		return describeErr(id, err)
+	}
+	if !cur.Spec.Equal(&want.Spec) || cur.DefaultAccount != want.DefaultAccount {
+		return api.Errorf(api.CodeConflict, "%s: task %d was submitted with this key and another body; use a new key for another task", api.IdempotencyKeyHeader, id)
+	}
+	if cur.Desired == api.DesiredRunning {
+		if err := s.cfg.Launcher.Launch(bctx, cur, creds); err != nil {
+			return fmt.Errorf("launch task %d: %w", id, err)
+		}
+	}
+	s.log.Info("submit retried: answered with the task its idempotency key made", "task", id)
+	addr := ""
+	if cur.Desired == api.DesiredRunning {
+		addr = s.waitAddr(ctx, id)
+	}
+	return ok(c, api.SubmitResponse{Addr: addr, ID: id})
+}
+
+// waitAddr waits up to the placement timeout for the worker's address; "" when it is not
+// placed in time (the task list shows it once the worker runs).
+func (s *Server) waitAddr(ctx context.Context, id int64) string {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.PlacementTimeout)
 	defer cancel()
 	addr, err := s.cfg.Launcher.WaitAddr(wctx, id)
 	if err != nil {
-		// Not placed in time: the task list shows the address once the worker runs.
 		s.log.Info("worker not placed within the placement timeout", "task", id, "err", err)
-		addr = ""
+		return ""
 	}
-	return ok(c, api.SubmitResponse{Addr: addr, ID: id})
+	return addr
 }
 
 // checkServerID refuses a source whose effective replica server id (explicit, or the default of
@@ -139,11 +191,17 @@ func (s *Server) submit(c *fiber.Ctx) error {
 // would disconnect one replica whenever the other connects. With id 0 only an explicit id is
 // checked. Run after Create, the check sees every task created before it; of two concurrent
 // submits with one id at least one sees the other, so both may be refused but never both kept.
-func (s *Server) checkServerID(ctx context.Context, src *api.Source, id int64) error {
+//
+// A task made by an earlier submit with t's idempotency key is that submit, retried: not
+// another replica.
+func (s *Server) checkServerID(ctx context.Context, t *api.Task, id int64) error {
+	src := t.Spec.Source
 	if src == nil || id == 0 && src.ServerID == 0 {
 		return nil
 	}
 	mine := src.EffectiveServerID(id)
+	ctx, cancel := s.backend(ctx)
+	defer cancel()
 	recs, err := s.cfg.Store.List(ctx)
 	if err != nil {
 		return fmt.Errorf("list tasks to check the server id: %w", err)
@@ -151,6 +209,9 @@ func (s *Server) checkServerID(ctx context.Context, src *api.Source, id int64) e
 	for _, r := range recs {
 		o := r.Task.Spec.Source
 		if r.Task.ID == id || o == nil || o.Port != src.Port || !strings.EqualFold(o.Host, src.Host) {
+			continue
+		}
+		if t.IdempotencyKey != "" && r.Task.IdempotencyKey == t.IdempotencyKey {
 			continue
 		}
 		if o.EffectiveServerID(r.Task.ID) == mine {
@@ -176,80 +237,66 @@ func (s *Server) alter(c *fiber.Ctx) error {
 	if err := validate(spec, true); err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	cur, err := s.cfg.Store.Get(ctx, id)
+	ctx, cancel := s.backend(c.UserContext())
+	defer cancel()
+	cur, err := s.current(ctx, id)
 	if err != nil {
-		return describeErr(id, err)
+		return err
 	}
-	next := spec.Redacted()
-	var creds *api.Credentials
-	useDefault := cur.DefaultAccount
-	if spec.Source != nil {
-		old := cur.Spec.Source
-		if old == nil || spec.Source.Host != old.Host || spec.Source.Port != old.Port {
-			return api.Errorf(api.CodeConflict, "task.source: a task's source cannot change (it is %s); submit a new task for another server", old.Addr())
-		}
-		if spec.Source.ServerID != 0 && spec.Source.ServerID != old.ServerID {
-			return api.Errorf(api.CodeConflict, "task.source.server_id: cannot change")
-		}
-		if spec.Source.Username != "" && spec.Source.Password == "" && spec.Source.Username != old.Username {
-			return api.FieldError("task.source.password", "is required to change the source account to %q", spec.Source.Username)
-		}
-		if spec.Source.Username != "" && spec.Source.Password != "" {
-			// New or re-sent credentials: a rotation reaches the worker through the launcher.
-			creds = &api.Credentials{Username: spec.Source.Username, Password: spec.Source.Password}
-			next.Source.Username = spec.Source.Username
-			useDefault = false
-		} else {
-			next.Source.Username = old.Username
-		}
-		next.Source.ServerID = old.ServerID
-	} else {
-		next.Source = cur.Spec.Source
+	a, err := api.Alter(cur, spec, time.Now())
+	if err != nil {
+		return err
 	}
-	if useDefault {
+	creds := a.Credentials
+	if a.UseDefault {
 		// Checked again: the allow-list may have changed since the task was submitted. The
 		// account is handed to the launcher again, which also brings a rotated default password
 		// to the worker.
-		if creds, err = s.defaultCredentials(next.Source.Host); err != nil {
+		if creds, err = s.defaultCredentials(a.Task.Spec.Source.Host); err != nil {
 			return err
 		}
 	}
-	if spec.Incr != nil && *spec.Incr != cur.Spec.IsIncr() {
-		return api.Errorf(api.CodeConflict, "task.incr: cannot change (it is %v); submit a new task to copy the tables again", cur.Spec.IsIncr())
-	}
-	incr := cur.Spec.IsIncr()
-	next.Incr = &incr
-
-	t := *cur
-	t.Spec = *next
-	t.DefaultAccount = useDefault
-	changed := !cur.Spec.Equal(next) || cur.DefaultAccount != useDefault
-	if changed {
-		t.Version = cur.Version + 1
-		t.UpdatedAt = time.Now()
-		h, refused, err := s.alterPrecheck(c, cur, &t, spec, creds)
+	if a.Changed {
+		h, refused, err := s.alterPrecheck(c, cur, a.Task, spec, creds)
 		if err != nil {
 			return err
 		}
 		if refused != nil {
 			return s.refuse(c, "alter", refused)
 		}
-		t.History = h
-		if err := s.cfg.Store.Update(ctx, &t, cur.Version); err != nil {
+		a.Task.History = h
+		// The precheck may have taken the backend calls' time: they get theirs again.
+		ctx, cancel = s.backend(c.UserContext())
+		defer cancel()
+		if err := s.cfg.Store.Update(ctx, a.Task, cur.Version); err != nil {
 			return describeErr(id, err)
 		}
-		s.log.Info("task altered", "task", id, "version", t.Version)
+		s.log.Info("task altered", "task", id, "version", a.Task.Version)
 	}
+	// A dispatcher that dies here leaves the job of the old spec; the reconciler registers the
+	// new one (jobs depend on the source, the destination and the resources).
+	failpoint.Hit("alter-after-update")
 	// New credentials always reach the launcher, which only stores them for a stopped task: the
 	// next start must not use the old ones. An alter with the account is also how a task that
 	// has none is repaired.
-	if creds != nil || changed && cur.Desired == api.DesiredRunning {
-		if err := s.cfg.Launcher.Launch(ctx, &t, creds); err != nil {
+	if creds != nil || a.Changed && cur.Desired == api.DesiredRunning {
+		if err := s.cfg.Launcher.Launch(ctx, a.Task, creds); err != nil {
 			return fmt.Errorf("apply the altered task %d: %w", id, err)
 		}
 	}
 	return ok(c, nil)
+}
+
+// current reads a task that may be changed: -404 when it does not exist or is being deleted.
+func (s *Server) current(ctx context.Context, id int64) (*api.Task, error) {
+	cur, err := s.cfg.Store.Get(ctx, id)
+	if err != nil {
+		return nil, describeErr(id, err)
+	}
+	if cur.Desired == api.DesiredDeleted {
+		return nil, api.Errorf(api.CodeNotFound, "task %d is being deleted", id)
+	}
+	return cur, nil
 }
 
 func (s *Server) list(c *fiber.Ctx) error {
@@ -261,32 +308,26 @@ func (s *Server) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	recs, err := s.cfg.Store.List(ctx)
+	ctx, cancel := s.backend(c.UserContext())
+	defer cancel()
+	// Only the page is read from the store, and the scheduler's view comes from a snapshot (see
+	// view.go): a page costs the same whatever the number of tasks.
+	recs, total, err := s.cfg.Store.Page(ctx, (page-1)*perPage, perPage)
 	if err != nil {
 		return fmt.Errorf("list tasks: %w", err)
 	}
-	jobsByID := s.jobs(ctx)
-	sort.Slice(recs, func(i, j int) bool { return recs[i].Task.ID < recs[j].Task.ID })
-	counts := map[api.State]int{}
-	all := make([]api.TaskSummary, len(recs))
+	jobsByID := s.pageJobs(ctx, recs)
+	out := api.TaskList{Tasks: make([]api.TaskSummary, len(recs)), Total: total}
 	for i, r := range recs {
-		all[i] = summarize(r, jobsByID[r.Task.ID], s.cfg.Location)
-		counts[all[i].State]++
-	}
-	s.metrics.observeStates(counts)
-	out := api.TaskList{Tasks: []api.TaskSummary{}, Total: len(all)}
-	if from := (page - 1) * perPage; from < len(all) {
-		out.Tasks = all[from:min(from+perPage, len(all))]
+		out.Tasks[i] = summarize(r, jobsByID[r.Task.ID], s.cfg.Location)
 	}
 	return ok(c, out)
 }
 
-// jobs asks the launcher for its view; without it the list still shows what workers reported.
-func (s *Server) jobs(ctx context.Context) map[int64]*api.JobInfo {
-	jctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := s.cfg.Launcher.Jobs(jctx)
+// jobs asks the launcher for its view of tasks ids; without it the list still shows what
+// workers reported.
+func (s *Server) jobs(ctx context.Context, ids []int64) map[int64]*api.JobInfo {
+	m, err := s.cfg.Launcher.Jobs(ctx, ids)
 	if err != nil {
 		s.log.Warn("scheduler view unavailable; listing worker reports only", "err", err)
 		return nil
@@ -299,7 +340,8 @@ func (s *Server) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
+	ctx, cancel := s.backend(c.UserContext())
+	defer cancel()
 	t, err := s.cfg.Store.Get(ctx, id)
 	if err != nil {
 		return describeErr(id, err)
@@ -327,58 +369,98 @@ func (s *Server) get(c *fiber.Ctx) error {
 }
 
 func (s *Server) stop(c *fiber.Ctx) error {
-	return s.setDesired(c, api.DesiredStopped)
-}
-
-func (s *Server) start(c *fiber.Ctx) error {
-	return s.setDesired(c, api.DesiredRunning)
-}
-
-// setDesired records what the operator wants and makes the launcher do it. The spec version does
-// not change: the worker only cares about its process being stopped or started.
-func (s *Server) setDesired(c *fiber.Ctx, d api.Desired) error {
 	id, err := taskID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
-	cur, err := s.cfg.Store.Get(ctx, id)
+	bctx, cancel := s.backend(ctx)
+	defer cancel()
+	if _, err := s.current(bctx, id); err != nil {
+		return err
+	}
+	// The launcher stops the worker first, and only a stop it carried out is recorded: a stop
+	// that fails at the scheduler leaves the task running, and listed so. (A dispatcher that
+	// dies between the two leaves the task to run again: its client saw no answer.)
+	if err := s.cfg.Launcher.Stop(ctx, id); err != nil {
+		return s.workerErr(ctx, "stop", id, err)
+	}
+	if err := s.setDesired(ctx, id, api.DesiredStopped); err != nil {
+		return err
+	}
+	s.log.Info("task stopped", "task", id)
+	return ok(c, nil)
+}
+
+func (s *Server) start(c *fiber.Ctx) error {
+	id, err := taskID(c)
 	if err != nil {
-		return describeErr(id, err)
+		return err
+	}
+	ctx := c.UserContext()
+	bctx, cancel := s.backend(ctx)
+	defer cancel()
+	cur, err := s.current(bctx, id)
+	if err != nil {
+		return err
 	}
 	var creds *api.Credentials
-	if d == api.DesiredRunning && cur.DefaultAccount && cur.Spec.Source != nil {
+	if cur.DefaultAccount && cur.Spec.Source != nil {
 		if creds, err = s.defaultCredentials(cur.Spec.Source.Host); err != nil {
 			return err
 		}
 	}
 	wasRunning := cur.Desired == api.DesiredRunning
-	if cur.Desired != d {
+	// Recorded first: a dispatcher that dies before the launch leaves the reconciler to do it.
+	if err := s.setDesired(ctx, id, api.DesiredRunning); err != nil {
+		return err
+	}
+	cur.Desired = api.DesiredRunning
+	err = s.cfg.Launcher.Launch(bctx, cur, creds)
+	if err == nil && wasRunning {
+		err = s.retryFailed(ctx, id)
+	}
+	if err != nil {
+		return s.workerErr(ctx, "start", id, err)
+	}
+	s.log.Info("task started", "task", id)
+	return ok(c, nil)
+}
+
+// setDesired records what the operator wants. The spec version does not change: the worker only
+// cares about its process being stopped or started. A concurrent alter changes the version; the
+// task is then read again.
+func (s *Server) setDesired(ctx context.Context, id int64, d api.Desired) error {
+	ctx, cancel := s.backend(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cur, err := s.cfg.Store.Get(ctx, id)
+		if err != nil {
+			return describeErr(id, err)
+		}
+		if cur.Desired == d {
+			return nil
+		}
+		if cur.Desired == api.DesiredDeleted {
+			return api.Errorf(api.CodeNotFound, "task %d is being deleted", id)
+		}
 		t := *cur
 		t.Desired = d
 		t.UpdatedAt = time.Now()
-		if err := s.cfg.Store.Update(ctx, &t, cur.Version); err != nil {
+		err = s.cfg.Store.Update(ctx, &t, cur.Version)
+		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == 2 {
 			return describeErr(id, err)
 		}
-		cur = &t
 	}
-	if d == api.DesiredStopped {
-		err = s.cfg.Launcher.Stop(ctx, id)
-	} else {
-		err = s.cfg.Launcher.Launch(ctx, cur, creds)
-		if err == nil && wasRunning {
-			err = s.retryFailed(ctx, id)
-		}
-	}
+}
+
+// workerErr words a launcher's failure to stop or start a task's worker.
+func (s *Server) workerErr(ctx context.Context, op string, id int64, err error) error {
 	var stuck *jobs.StopTimeoutError
 	if errors.As(err, &stuck) {
-		return api.Errorf(api.CodeUnavailable, "%s task %d: %v; %s", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err, s.lastStatus(ctx, id))
+		return api.Errorf(api.CodeUnavailable, "%s task %d: %v; %s", op, id, err, s.lastStatus(ctx, id))
 	}
-	if err != nil {
-		return fmt.Errorf("%s task %d: %w", map[api.Desired]string{api.DesiredStopped: "stop", api.DesiredRunning: "start"}[d], id, err)
-	}
-	s.log.Info("task "+string(d), "task", id)
-	return ok(c, nil)
+	return fmt.Errorf("%s task %d: %w", op, id, err)
 }
 
 func (s *Server) delete(c *fiber.Ctx) error {
@@ -387,13 +469,15 @@ func (s *Server) delete(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	if _, err := s.cfg.Store.Get(ctx, id); err != nil {
-		return describeErr(id, err)
+	// The delete is recorded first (Desired deleted): whatever happens next, a dispatcher's
+	// reconciler finishes it, and no reconciler starts the task again meanwhile.
+	if err := s.markDeleted(ctx, id); err != nil {
+		return err
 	}
+	failpoint.Hit("delete-after-mark")
 	// A worker that does not stop does not keep its task: deleted, the task's lock is gone
 	// (store/bolt revokes it, a Consul session loses its key), so the worker can no longer save
-	// a position, and it ends when it returns. A scheduler that cannot be reached keeps the task,
-	// so that the delete can be retried.
+	// a position, and it ends when it returns.
 	var out api.DeleteResponse
 	err = s.cfg.Launcher.Remove(ctx, id)
 	var stuck *jobs.StopTimeoutError
@@ -401,9 +485,12 @@ func (s *Server) delete(c *fiber.Ctx) error {
 	case errors.As(err, &stuck):
 		out.LeftRunning = fmt.Sprintf("%v; %s", err, s.lastStatus(ctx, id))
 	case err != nil:
-		return fmt.Errorf("remove the worker of task %d: %w", id, err)
+		return fmt.Errorf("remove the worker of task %d (the delete is recorded: it is finished once the scheduler answers): %w", id, err)
 	}
-	if err := s.cfg.Store.Delete(ctx, id); err != nil {
+	failpoint.Hit("delete-after-remove")
+	dctx, cancel := s.backend(ctx)
+	defer cancel()
+	if err := s.cfg.Store.Delete(dctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return describeErr(id, err)
 	}
 	if out.LeftRunning != "" {
@@ -414,12 +501,36 @@ func (s *Server) delete(c *fiber.Ctx) error {
 	return ok(c, nil)
 }
 
+// markDeleted records that task id is being deleted.
+func (s *Server) markDeleted(ctx context.Context, id int64) error {
+	ctx, cancel := s.backend(ctx)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		cur, err := s.cfg.Store.Get(ctx, id)
+		if err != nil {
+			return describeErr(id, err)
+		}
+		if cur.Desired == api.DesiredDeleted {
+			return nil
+		}
+		t := *cur
+		t.Desired = api.DesiredDeleted
+		t.UpdatedAt = time.Now()
+		err = s.cfg.Store.Update(ctx, &t, cur.Version)
+		if err == nil || !errors.Is(err, store.ErrConflict) || attempt == 2 {
+			return describeErr(id, err)
+		}
+	}
+}
+
 // retryFailed restarts the worker of a running task that reported Failed: such a worker waits
 // for a spec change, so without a restart start would change nothing while the fix may lie
 // outside dts (an account created, a binlog setting changed). A task that was stopped got a
 // fresh worker from Launch already.
 func (s *Server) retryFailed(ctx context.Context, id int64) error {
-	st, err := s.cfg.Store.Status(ctx, id)
+	bctx, cancel := s.backend(ctx)
+	defer cancel()
+	st, err := s.cfg.Store.Status(bctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -436,6 +547,8 @@ func (s *Server) retryFailed(ctx context.Context, id int64) error {
 // lastStatus says what task id's worker last reported, for errors about a worker that does not
 // answer.
 func (s *Server) lastStatus(ctx context.Context, id int64) string {
+	ctx, cancel := s.backend(context.WithoutCancel(ctx))
+	defer cancel()
 	st, err := s.cfg.Store.Status(ctx, id)
 	switch {
 	case err != nil:
@@ -456,16 +569,4 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 		return fmt.Errorf("scheduler: %w", errors.Join(jobs.ErrUnavailable, err))
 	}
 	return ok(c, fiber.Map{"store": "ok", "scheduler": "ok"})
-}
-
-func queryInt(c *fiber.Ctx, name string, def, lo, hi int) (int, error) {
-	v := c.Query(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, api.FieldError(name, "must be between %d and %d, got %q", lo, hi, v)
-	}
-	return n, nil
 }

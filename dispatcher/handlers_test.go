@@ -63,13 +63,15 @@ func TestEnvelope(t *testing.T) {
 				return h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", id), seedBody(srcPort+1, kafkaAddr, "t"))
 			}},
 		{name: "internal", code: api.CodeInternal, msg: "internal error",
-			setup: func(h *harness) { h.store.err = errors.New("disk on fire at /secret/path") },
+			setup: func(h *harness) { h.store.setErr(errors.New("disk on fire at /secret/path")) },
 			req:   func(h *harness) *response { return h.do(http.MethodGet, "/v1/task/list", "") }},
 		{name: "unavailable", code: api.CodeUnavailable, msg: "task store unavailable",
-			setup: func(h *harness) { h.store.err = fmt.Errorf("list: %w", store.ErrUnavailable) },
+			setup: func(h *harness) { h.store.setErr(fmt.Errorf("list: %w", store.ErrUnavailable)) },
 			req:   func(h *harness) *response { return h.do(http.MethodGet, "/v1/task/list", "") }},
 		{name: "scheduler unavailable", code: api.CodeUnavailable, msg: "scheduler unavailable",
-			setup: func(h *harness) { h.launcher.launchErr = fmt.Errorf("register: %w", jobs.ErrUnavailable) },
+			setup: func(h *harness) {
+				h.launcher.set(&h.launcher.launchErr, fmt.Errorf("register: %w", jobs.ErrUnavailable))
+			},
 			req: func(h *harness) *response {
 				return h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t"))
 			}},
@@ -120,10 +122,14 @@ func TestSubmit(t *testing.T) {
 	r.wantCode(t, api.CodeOK)
 	var out api.SubmitResponse
 	r.data(t, &out)
-	if out.ID != 1 || out.Addr != h.launcher.addr {
-		t.Fatalf("submit data %+v, want id 1 addr %s", out, h.launcher.addr)
+	addr, err := h.launcher.WaitAddr(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if want := fmt.Sprintf(`{"code":0,"message":"0","ttl":1,"data":{"addr":%q,"id":1}}`, h.launcher.addr); r.Raw != want {
+	if out.ID != 1 || out.Addr != addr {
+		t.Fatalf("submit data %+v, want id 1 addr %s", out, addr)
+	}
+	if want := fmt.Sprintf(`{"code":0,"message":"0","ttl":1,"data":{"addr":%q,"id":1}}`, addr); r.Raw != want {
 		t.Errorf("body %s, want %s", r.Raw, want)
 	}
 	stored := h.store.task(t, 1)
@@ -142,7 +148,7 @@ func TestSubmit(t *testing.T) {
 	}
 
 	// Placement that takes longer than the timeout is not an error: addr is empty.
-	h.launcher.waitErr = errors.New("context deadline exceeded")
+	h.launcher.set(&h.launcher.waitErr, errors.New("context deadline exceeded"))
 	r = h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "replicator_test"))
 	r.wantCode(t, api.CodeOK)
 	r.data(t, &out)
@@ -174,7 +180,7 @@ func TestSubmitRollback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			h.launcher.launchErr = tc.err
+			h.launcher.set(&h.launcher.launchErr, tc.err)
 			r := h.do(http.MethodPost, "/v1/dispatch/submit", seedBody(srcPort, kafkaAddr, "t"))
 			r.wantCode(t, tc.code)
 			_, _, removes := h.launcher.calls()
@@ -192,7 +198,7 @@ func TestSubmitRollback(t *testing.T) {
 				t.Errorf("a failed submit left %+v", list)
 			}
 			// The next submit gets a fresh id: ids are never reused.
-			h.launcher.launchErr = nil
+			h.launcher.set(&h.launcher.launchErr, nil)
 			if id := h.submit(); id != 2 {
 				t.Errorf("next id %d, want 2", id)
 			}
@@ -637,8 +643,8 @@ func TestSchedulerDown(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	id := h.submit()
-	h.store.setStatus(id, api.Status{State: api.StateFailed, Message: "binlog purged: resubmit", UpdatedAt: timeNow()})
-	h.launcher.jobsErr = fmt.Errorf("list jobs: %w", jobs.ErrUnavailable)
+	h.store.setStatus(t, id, api.Status{State: api.StateFailed, Message: "binlog purged: resubmit", UpdatedAt: timeNow()})
+	h.launcher.set(&h.launcher.jobsErr, fmt.Errorf("list jobs: %w", jobs.ErrUnavailable))
 	var l api.TaskList
 	r := h.do(http.MethodGet, "/v1/task/list", "")
 	r.wantCode(t, api.CodeOK)
@@ -810,66 +816,47 @@ func TestServerIDUnique(t *testing.T) {
 	}
 }
 
-// credStore is a fakeStore that also keeps credentials, as store/bolt does in dts dev.
-type credStore struct {
-	*fakeStore
-	creds   map[int64]api.Credentials
-	creates int // Create calls, which would store a task without its credentials
-}
-
-func (s *credStore) Create(ctx context.Context, t *api.Task) (int64, error) {
-	s.creates++
-	return s.fakeStore.Create(ctx, t)
-}
-
-func (s *credStore) CreateWithCredentials(ctx context.Context, t *api.Task, c api.Credentials) (int64, error) {
-	id, err := s.fakeStore.Create(ctx, t)
-	if err == nil {
-		s.mu.Lock()
-		s.creds[id] = c
-		s.mu.Unlock()
-	}
-	return id, err
-}
-
-// TestTaskWithoutCredentials: a store that keeps credentials gets them with the task, in one
-// call; a task that has none anyway (left by an older dts dev, or a dispatcher that stopped
-// before writing the Nomad Variable) is not reported as missing by start (-404) but as needing
-// an alter with the account, and that alter stores them and starts it, also when it is stopped.
+// TestTaskWithoutCredentials: the embedded store gets the credentials with the task, in one
+// transaction; a task that has none anyway (left by an older dts dev, or a dispatcher that
+// stopped before writing the Nomad Variable) is not reported as missing by start (-404) but as
+// needing an alter with the account, and that alter stores them and starts it, also when it is
+// stopped; the list says what to do.
 func TestTaskWithoutCredentials(t *testing.T) {
 	t.Parallel()
-	cs := &credStore{fakeStore: newFakeStore(), creds: map[int64]api.Credentials{}}
-	h := newHarness(t, func(c *Config) { c.Store = cs })
-	h.store = cs.fakeStore
+	h := newHarness(t)
+	ctx := t.Context()
 	id := h.submit()
-	if cs.creates != 0 || cs.creds[id] != (api.Credentials{Username: "xes_replicator", Password: seedPassword}) {
-		t.Errorf("submit stored the task without its credentials (%d Create calls, credentials %+v)", cs.creates, cs.creds[id])
+	if c, err := h.store.DB.Credentials(ctx, id); err != nil || c == nil || *c != (api.Credentials{Username: "xes_replicator", Password: seedPassword}) {
+		t.Errorf("submit stored the task without its credentials: %+v, %v", c, err)
 	}
 
-	h.launcher.launchErr = fmt.Errorf("start task %d: %w: alter the task with source.username and source.password to store them and start it", id, jobs.ErrNoCredentials)
-	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeConflict,
+	// A task stored without credentials, as a dts dev killed in the middle of a submit once left.
+	now := time.Now()
+	bare, err := h.store.DB.Create(ctx, &api.Task{Spec: h.store.task(t, id).Spec, Version: 1, Desired: api.DesiredRunning, CreatedAt: now, UpdatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l api.TaskList
+	h.do(http.MethodGet, "/v1/task/list", "").data(t, &l)
+	if msg := l.Tasks[1].Message; !strings.Contains(msg, fmt.Sprintf("POST /v1/task/%d/start", bare)) || !strings.Contains(msg, "source.username and source.password") {
+		t.Errorf("message %q", msg)
+	}
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", bare), "").wantCode(t, api.CodeConflict,
 		"no source credentials are stored", "alter the task with source.username and source.password")
-	h.launcher.launchErr = nil
-	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeOK)
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", bare), "").wantCode(t, api.CodeOK)
 	// The alter of the stopped task hands the account to the launcher, which stores it.
-	h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", id), seedBody(srcPort, kafkaAddr, "replicator_test")).wantCode(t, api.CodeOK)
+	h.do(http.MethodPut, fmt.Sprintf("/v1/dispatch/alter/%d", bare), seedBody(srcPort, kafkaAddr, "replicator_test")).wantCode(t, api.CodeOK)
 	launches, _, _ := h.launcher.calls()
 	last := launches[len(launches)-1]
 	if last.Creds == nil || last.Creds.Password != seedPassword || last.Task.Desired != api.DesiredStopped {
 		t.Errorf("alter of a stopped task launched %+v, want its account handed over for storing", last)
 	}
-	// The list does not advise a start that cannot work without saying what to do next.
-	h.launcher.mu.Lock()
-	delete(h.launcher.jobs, id)
-	h.launcher.mu.Unlock()
-	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeOK)
-	h.launcher.mu.Lock()
-	delete(h.launcher.jobs, id)
-	h.launcher.mu.Unlock()
-	var l api.TaskList
-	h.do(http.MethodGet, "/v1/task/list", "").data(t, &l)
-	if msg := l.Tasks[0].Message; !strings.Contains(msg, fmt.Sprintf("POST /v1/task/%d/start", id)) || !strings.Contains(msg, "source.username and source.password") {
-		t.Errorf("message %q", msg)
+	if c, err := h.store.DB.Credentials(ctx, bare); err != nil || c == nil || c.Password != seedPassword {
+		t.Errorf("credentials after the alter: %+v, %v", c, err)
+	}
+	h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", bare), "").wantCode(t, api.CodeOK)
+	if j, err := h.launcher.Job(ctx, bare); err != nil || j == nil || j.Status != api.JobRunning {
+		t.Errorf("the repaired task's worker: %+v, %v", j, err)
 	}
 }
 
@@ -886,8 +873,8 @@ func TestLauncherErrors(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		id := h.submit()
-		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
-		h.launcher.stopErr = stuck(id)
+		h.store.setStatus(t, id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.set(&h.launcher.stopErr, stuck(id))
 		h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, api.CodeUnavailable,
 			fmt.Sprintf("the worker of task %d did not stop within 1m0s", id), "handshake", `its last status: Running ("connecting to the source"`)
 	})
@@ -895,8 +882,8 @@ func TestLauncherErrors(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
 		id := h.submit()
-		h.store.setStatus(id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
-		h.launcher.removeErr = stuck(id)
+		h.store.setStatus(t, id, api.Status{State: api.StateRunning, Message: "connecting to the source", UpdatedAt: timeNow()})
+		h.launcher.set(&h.launcher.removeErr, stuck(id))
 		r := h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "")
 		r.wantCode(t, api.CodeOK)
 		var out api.DeleteResponse
@@ -923,13 +910,25 @@ func TestLauncherErrors(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			id := h.submit()
-			h.launcher.removeErr = tc.err
+			h.launcher.set(&h.launcher.removeErr, tc.err)
+			other := h.submit()
+			h.launcher.set(&h.launcher.removeErr, tc.err)
 			h.do(http.MethodDelete, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, tc.code, tc.msg)
-			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").wantCode(t, api.CodeOK) // kept: nothing was stopped
-			h.launcher.stopErr = tc.err
-			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", id), "").wantCode(t, tc.code, tc.msg)
-			h.launcher.launchErr = tc.err
-			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, tc.code, tc.msg)
+			// Kept, since its worker was not removed, but marked: the reconciler finishes the
+			// delete, and nothing starts the task again meanwhile.
+			var d api.TaskDetail
+			h.do(http.MethodGet, fmt.Sprintf("/v1/task/%d", id), "").data(t, &d)
+			if d.Desired != api.DesiredDeleted || d.Message != "being deleted" {
+				t.Errorf("task after a failed delete: desired %s, %q", d.Desired, d.Message)
+			}
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", id), "").wantCode(t, api.CodeNotFound, "being deleted")
+			h.launcher.set(&h.launcher.stopErr, tc.err)
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/stop", other), "").wantCode(t, tc.code, tc.msg)
+			if got := h.store.task(t, other); got.Desired != api.DesiredRunning {
+				t.Errorf("a stop that failed at the scheduler recorded desired %s", got.Desired)
+			}
+			h.launcher.set(&h.launcher.launchErr, tc.err)
+			h.do(http.MethodPost, fmt.Sprintf("/v1/task/%d/start", other), "").wantCode(t, tc.code, tc.msg)
 		})
 	}
 }
@@ -942,12 +941,12 @@ func TestStartFailedTask(t *testing.T) {
 	h := newHarness(t)
 	id := h.submit()
 	start := fmt.Sprintf("/v1/task/%d/start", id)
-	h.store.setStatus(id, api.Status{State: api.StateRunning, UpdatedAt: timeNow()})
+	h.store.setStatus(t, id, api.Status{State: api.StateRunning, UpdatedAt: timeNow()})
 	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
 	if r := h.launcher.restarted(); len(r) != 0 {
 		t.Errorf("start of a running task restarted it: %v", r)
 	}
-	h.store.setStatus(id, api.Status{State: api.StateFailed, Message: "access denied for user 'xes_replicator'", UpdatedAt: timeNow()})
+	h.store.setStatus(t, id, api.Status{State: api.StateFailed, Message: "access denied for user 'xes_replicator'", UpdatedAt: timeNow()})
 	h.do(http.MethodPost, start, "").wantCode(t, api.CodeOK)
 	if r := h.launcher.restarted(); !slices.Equal(r, []int64{id}) {
 		t.Errorf("restarts %v, want task %d restarted", r, id)

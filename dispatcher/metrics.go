@@ -35,7 +35,7 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}, []string{"route"}),
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "dts_dispatcher_tasks", Help: "Tasks by state, as of the last list.",
+			Name: "dts_dispatcher_tasks", Help: "Tasks by state, as of the reconciler's last pass (on the leading dispatcher).",
 		}, []string{"state"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.tasks, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -47,7 +47,7 @@ func newMetrics() *metrics {
 // envelope code is known when it counts.
 func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	c.SetUserContext(ctx)
 	err := c.Next()

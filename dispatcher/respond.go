@@ -1,7 +1,6 @@
 package dispatcher
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -79,30 +78,15 @@ func (s *Server) apiError(c *fiber.Ctx, err error) *api.Error {
 	return api.Errorf(api.CodeInternal, "internal error")
 }
 
-// decodeSubmit reads a submit or alter body with api.DecodeSubmit, after the size check the
-// screen already made on the declared length (a chunked body has none).
-func decodeSubmit(body []byte) (*api.TaskSpec, error) {
-	if len(body) > MaxBody {
-		return nil, api.FieldError("body", "larger than %d bytes", MaxBody)
-	}
-	return api.DecodeSubmit(bytes.NewReader(body))
-}
-
-// taskID reads the :id parameter.
-func taskID(c *fiber.Ctx) (int64, error) {
-	id, err := api.ParseTaskID(c.Params("id"))
-	if err != nil {
-		return 0, api.FieldError("id", "%v", err)
-	}
-	return id, nil
-}
-
 func notFound(id int64) error {
 	return api.Errorf(api.CodeNotFound, "task %d does not exist", id)
 }
 
-// describeErr keeps the id in not-found errors from the store.
+// describeErr keeps the id in not-found errors from the store; nil stays nil.
 func describeErr(id int64, err error) error {
+	if err == nil {
+		return nil
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(id)
 	}

@@ -45,10 +45,13 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 	live := st != nil && (st.State == api.StateRunning || st.State == api.StateSnapshotting)
 	fresh := st != nil && time.Since(st.UpdatedAt) < staleAfter
 	switch {
+	case t.Desired == api.DesiredDeleted:
+		sum.State = api.StateStopped
+		sum.Message = "being deleted"
 	case t.Desired == api.DesiredStopped:
 		if sum.State != api.StateFailed {
 			sum.State = api.StateStopped
-			if live && fresh && job != nil && job.Status == "running" {
+			if live && fresh && job != nil && job.Status == api.JobRunning {
 				sum.Message = "stopping: the worker is flushing and saving its position"
 			}
 		}
@@ -59,12 +62,12 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 			sum.State = api.StatePending
 			sum.Message = fmt.Sprintf("no worker is scheduled for this task: start it (POST /v1/task/%d/start); if it has no stored credentials, start says so, and an alter with source.username and source.password stores them and starts it", t.ID)
 		}
-	case job.Status != "running":
+	case job.Status != api.JobRunning:
 		if !(live && fresh) && sum.State != api.StateFailed {
 			sum.State = api.StatePending
 			msg := job.Message
 			if msg == "" {
-				msg = "job " + job.Status
+				msg = "job " + string(job.Status)
 			}
 			sum.Message = "worker not running: " + msg
 		}

@@ -35,7 +35,7 @@ func TestSummarize(t *testing.T) {
 		st.State, st.Message = s, msg
 		return st
 	}
-	job := func(status, msg string) *api.JobInfo {
+	job := func(status api.JobStatus, msg string) *api.JobInfo {
 		return &api.JobInfo{ID: "dts-task-7", Status: status, Addr: "127.0.0.1:30002", Message: msg}
 	}
 	stale := staleAfter + time.Minute
@@ -106,7 +106,7 @@ func TestSummarizeZone(t *testing.T) {
 	s := summarize(store.Record{
 		Task:   &api.Task{ID: 1, Version: 1, Desired: api.DesiredRunning, Spec: api.TaskSpec{Kafka: api.Kafka{Addr: "k:1"}}},
 		Status: &api.Status{State: api.StateRunning, TransactionTime: tx, UpdatedAt: tx},
-	}, &api.JobInfo{Status: "running"}, shanghai)
+	}, &api.JobInfo{Status: api.JobRunning}, shanghai)
 	if s.TransactionTime != "2021-04-09 12:03:20" || s.UpdatedAt != "2021-04-09 12:03:20" {
 		t.Errorf("times %q %q, want them in +08:00", s.TransactionTime, s.UpdatedAt)
 	}

@@ -5,6 +5,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/dtsrepl/dts/api"
@@ -21,7 +22,21 @@ var (
 	ErrLockLost = errors.New("task lock lost")
 	// ErrUnavailable: the store's backend cannot be reached.
 	ErrUnavailable = errors.New("task store unavailable")
+	// ErrDuplicate: a task with the same idempotency key exists (a *DuplicateError says which).
+	ErrDuplicate = errors.New("a task with this idempotency key exists")
 )
+
+// DuplicateError is Create refusing a task whose idempotency key an existing task has: the
+// submit is a retry of the one that made task ID.
+type DuplicateError struct{ ID int64 }
+
+// Error names the task.
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("task %d was submitted with this idempotency key", e.ID)
+}
+
+// Is makes a DuplicateError match ErrDuplicate.
+func (e *DuplicateError) Is(target error) bool { return target == ErrDuplicate }
 
 // Key layout under a prefix (default "dts/"), the same in Consul KV and in the embedded store:
 //
@@ -29,6 +44,8 @@ var (
 //	<prefix>tasks/<id>/spec     api.Task as JSON, without the source password
 //	<prefix>tasks/<id>/status   api.Status as JSON, written by the worker holding the lock
 //	<prefix>tasks/<id>/lock     the running worker's lock
+//	<prefix>idempotency/<hash>  id of the task a submit with that idempotency key made
+//	<prefix>reconciler/leader   lock of the dispatcher that reconciles tasks with jobs
 const DefaultPrefix = "dts/"
 
 // Keys builds the keys of one prefix.
@@ -51,6 +68,13 @@ func (k Keys) Status(id int64) string { return k.Task(id) + "status" }
 
 // Lock is a task's lock key.
 func (k Keys) Lock(id int64) string { return k.Task(id) + "lock" }
+
+// Idempotency is the key holding the id of the task submitted with an idempotency key (its
+// hash, api.IdempotencyKeyHash).
+func (k Keys) Idempotency(hash string) string { return k.Prefix + "idempotency/" + hash }
+
+// Reconciler is the key of the lock that elects the one dispatcher that reconciles.
+func (k Keys) Reconciler() string { return k.Prefix + "reconciler/leader" }
 
 // Record is a task and its last reported status, as a store lists them.
 type Record struct {

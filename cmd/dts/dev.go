@@ -59,7 +59,10 @@ func runDev(ctx context.Context, args []string) error {
 		})
 		return w.Run(ctx)
 	}
-	launcher := local.New(run, db, log)
+	launcher, err := local.New(local.Config{Run: run, Secrets: db, Logger: log})
+	if err != nil {
+		return err
+	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
@@ -74,7 +77,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	srv, err := dispatcher.New(cfg)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", *af.listen)
 	if err != nil {
@@ -106,7 +109,7 @@ func runDev(ctx context.Context, args []string) error {
 	if *af.authUser == devUser && *af.authPassword == devPassword {
 		log.Info("API Basic auth uses the seed's test credentials; set --auth-user and --auth-password for anything but a demo", "user", devUser, "password", devPassword)
 	}
-	err = srv.Serve(ctx, ln)
+	err = serveAndReconcile(ctx, srv, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

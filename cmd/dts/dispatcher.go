@@ -30,6 +30,9 @@ type apiFlags struct {
 	sourcePassword   *string
 	sourceAllow      *string
 	placementTimeout *time.Duration
+	backendTimeout   *time.Duration
+	reconcile        *time.Duration
+	reconcileGrace   *time.Duration
 	timezone         *string
 }
 
@@ -41,7 +44,10 @@ func (f *flagSet) apiFlags(defUser, defPassword string) apiFlags {
 		sourceUser:       f.secret("source-user", "DTS_SOURCE_USER", "", "default replication account, for tasks that give only the source's host and port"),
 		sourcePassword:   f.secret("source-password", "DTS_SOURCE_PASSWORD", "", "password of the default replication account"),
 		sourceAllow:      f.string("source-allow", "DTS_SOURCE_ALLOW", "", "comma-separated host names, IP addresses and networks (CIDR) the default replication account may log in to; required with --source-user (names are matched as written, never resolved)"),
-		placementTimeout: f.duration("placement-timeout", "DTS_PLACEMENT_TIMEOUT", 10*time.Second, "how long submit waits for the worker's address"),
+		placementTimeout: f.duration("placement-timeout", "DTS_PLACEMENT_TIMEOUT", dispatcher.DefaultPlacementTimeout, "how long submit waits for the worker's address"),
+		backendTimeout:   f.duration("backend-timeout", "DTS_BACKEND_TIMEOUT", dispatcher.DefaultBackendTimeout, "bound of each call to the store or the scheduler; past it a request answers -503 with the reason"),
+		reconcile:        f.duration("reconcile-interval", "DTS_RECONCILE_INTERVAL", dispatcher.DefaultReconcileInterval, "how often the leading dispatcher brings jobs and credentials in line with the stored tasks"),
+		reconcileGrace:   f.duration("reconcile-grace", "DTS_RECONCILE_GRACE", dispatcher.DefaultReconcileGrace, "age after which a task with neither credentials nor job (a submit that died) is deleted"),
 		timezone:         f.string("timezone", "DTS_TIMEZONE", "Local", "time zone of the times the API writes"),
 	}
 }
@@ -54,10 +60,13 @@ func (a apiFlags) config(log *slog.Logger, st dispatcher.Store, l dispatcher.Lau
 	cfg := dispatcher.Config{
 		Store: st, Launcher: l,
 		AuthUser: *a.authUser, AuthPassword: *a.authPassword, Insecure: insecure,
-		PlacementTimeout: *a.placementTimeout,
-		Location:         loc,
-		Logger:           log,
-		SubmitPrecheck:   true,
+		PlacementTimeout:  *a.placementTimeout,
+		BackendTimeout:    *a.backendTimeout,
+		ReconcileInterval: *a.reconcile,
+		ReconcileGrace:    *a.reconcileGrace,
+		Location:          loc,
+		Logger:            log,
+		SubmitPrecheck:    true,
 	}
 	allow, err := a.allowList()
 	if err != nil {
@@ -100,8 +109,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 	datacenters := fs.string("datacenters", "DTS_NOMAD_DATACENTERS", "*", "comma-separated datacenters workers may run in")
 	workerConsul := fs.string("worker-consul-addr", "DTS_WORKER_CONSUL_ADDR", "", "Consul address workers use (default: CONSUL_HTTP_ADDR)")
 	workerLogLevel := fs.string("worker-log-level", "DTS_WORKER_LOG_LEVEL", "info", "log level of workers")
-	workerCPU := fs.int64("worker-cpu", "DTS_WORKER_CPU", nomad.DefaultCPU, "CPU of each worker in MHz")
-	workerMemory := fs.int64("worker-memory", "DTS_WORKER_MEMORY", nomad.DefaultMemoryMB, "memory reserved for each worker in MiB (the worker bounds what it buffers to well below 256)")
+	workerCPU := fs.int64("worker-cpu", "DTS_WORKER_CPU", nomad.DefaultCPU, "CPU each worker reserves, in MHz (an idle worker uses a few; a task's resources.cpu overrides it)")
+	workerMemory := fs.int64("worker-memory", "DTS_WORKER_MEMORY", nomad.DefaultMemoryMB, "memory each worker reserves, in MiB (an idle worker uses about 25; a task's resources.memory_mb overrides it)")
+	workerMemoryMax := fs.int64("worker-memory-max", "DTS_WORKER_MEMORY_MAX", nomad.DefaultMemoryMaxMB, "memory each worker may burst to, in MiB, where the client has memory to spare (Nomad's memory_max)")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -122,6 +132,12 @@ func runDispatcher(ctx context.Context, args []string) error {
 		// Consul refuses more than 200 connections from one address.
 		ccfg.Transport.MaxConnsPerHost = 64
 	}
+	// Every call has its request's deadline; the client's timeout is the bound of last resort,
+	// above the longest blocking query the dispatcher makes (the reconciler's lock, 15 s).
+	if ccfg.HttpClient, err = consulapi.NewHttpClient(ccfg.Transport, ccfg.TLSConfig); err != nil {
+		return fmt.Errorf("consul client: %w", err)
+	}
+	ccfg.HttpClient.Timeout = clientTimeout
 	cc, err := consulapi.NewClient(ccfg)
 	if err != nil {
 		return fmt.Errorf("consul client: %w", err)
@@ -135,7 +151,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 		tr.MaxConnsPerHost = 32
 		tr.MaxIdleConnsPerHost = 32
 		tr.ForceAttemptHTTP2 = false
-		ncfg.HttpClient = &http.Client{Transport: tr}
+		// The bound of last resort, above the longest blocking query (a wait for a worker's
+		// address, 30 s); every call also has its request's deadline.
+		ncfg.HttpClient = &http.Client{Transport: tr, Timeout: clientTimeout}
 		if err := nomadapi.ConfigureTLS(ncfg.HttpClient, ncfg.TLSConfig); err != nil {
 			return fmt.Errorf("nomad client TLS: %w", err)
 		}
@@ -165,23 +183,47 @@ func runDispatcher(ctx context.Context, args []string) error {
 		ExtraEnv:    map[string]string{"DTS_LOG_LEVEL": *workerLogLevel},
 		CPU:         int(*workerCPU),
 		MemoryMB:    int(*workerMemory),
+		MemoryMaxMB: int(*workerMemoryMax),
+		CallTimeout: *af.backendTimeout,
 		Logger:      log,
 	})
 	if err != nil {
 		return err
 	}
-	cfg, err := af.config(log, consul.New(cc, *prefix), launcher, *insecure)
+	st := consul.New(cc, *prefix).WithCallTimeout(*af.backendTimeout)
+	cfg, err := af.config(log, st, launcher, *insecure)
 	if err != nil {
+		return err
+	}
+	if cfg.Leadership, err = st.Leadership(workerName()); err != nil {
 		return err
 	}
 	srv, err := dispatcher.New(cfg)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", *af.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *af.listen, err)
 	}
 	log.Info("dts dispatcher serving", "version", version, "addr", ln.Addr().String(), "consul", ccfg.Address, "nomad", nc.Address(), "driver", *driver, "auth", !*insecure || *af.authUser != "")
-	return srv.Serve(ctx, ln)
+	return serveAndReconcile(ctx, srv, ln)
+}
+
+// clientTimeout bounds any one HTTP call to Consul or Nomad, whatever its context.
+const clientTimeout = time.Minute
+
+// serveAndReconcile serves the API and runs the reconciler until ctx ends or serving fails.
+func serveAndReconcile(ctx context.Context, srv *dispatcher.Server, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Reconcile(ctx)
+	}()
+	err := srv.Serve(ctx, ln)
+	cancel()
+	<-done
+	return err
 }

@@ -12,6 +12,7 @@ import (
 	consulapi "github.com/hashicorp/consul/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/store/consul"
 	"github.com/dtsrepl/dts/worker"
@@ -57,7 +58,11 @@ func runWorker(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("consul client: %w", err)
 		}
-		record = consul.New(client, *prefix).TaskRecord(*taskID, consul.RecordOptions{Name: name, Logger: log})
+		opts := consul.RecordOptions{Name: name, Logger: log}
+		if err := opts.Validate(); err != nil {
+			return fmt.Errorf("task record: %w", err)
+		}
+		record = consul.New(client, *prefix).TaskRecord(*taskID, opts)
 	default:
 		return usageError{errors.New("give --task ID, or --task-file FILE with --state-dir DIR")}
 	}
@@ -91,15 +96,15 @@ func runWorker(ctx context.Context, args []string) error {
 	return err
 }
 
-// credentialsFromEnv reads the source account the launcher passes: DTS_SOURCE_USER and
-// DTS_SOURCE_PASSWORD, or their base64 forms (*_B64), which Nomad's template writes so any
+// credentialsFromEnv reads the source account the launcher passes: jobs.EnvSourceUser and
+// jobs.EnvSourcePassword, or their base64 forms, which Nomad's template writes so any
 // character survives the env file.
 func credentialsFromEnv() (*api.Credentials, error) {
-	user, err := envMaybeB64("DTS_SOURCE_USER")
+	user, err := envMaybeB64(jobs.EnvSourceUser)
 	if err != nil {
 		return nil, err
 	}
-	pass, err := envMaybeB64("DTS_SOURCE_PASSWORD")
+	pass, err := envMaybeB64(jobs.EnvSourcePassword)
 	if err != nil {
 		return nil, err
 	}
@@ -110,10 +115,10 @@ func credentialsFromEnv() (*api.Credentials, error) {
 }
 
 func envMaybeB64(name string) (string, error) {
-	if v := os.Getenv(name + "_B64"); v != "" {
+	if v := os.Getenv(name + jobs.EnvBase64Suffix); v != "" {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
 		if err != nil {
-			return "", fmt.Errorf("%s_B64 is not base64: %w", name, err)
+			return "", fmt.Errorf("%s%s is not base64: %w", name, jobs.EnvBase64Suffix, err)
 		}
 		return string(b), nil
 	}

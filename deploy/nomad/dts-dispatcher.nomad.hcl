@@ -12,8 +12,9 @@
 # file. auth_*: the API's Basic auth. source_*: the default replication account, used by tasks that
 # give only the source's host and port; source_allow lists the hosts and networks it may log in
 # to (required with source_user). The tokens are needed when ACLs are on: the Nomad token
-# must be allowed to submit jobs and write variables under nomad/jobs/dts-task-*, the Consul
-# token to write the KV prefix dts/.
+# must be allowed to submit, read and list jobs and to write, list and delete variables under
+# nomad/jobs/dts-task-* (the reconciler lists them to find what a dispatcher that died left), the
+# Consul token to write the KV prefix dts/ and to create sessions (the reconciler's lock).
 
 variable "dts_binary" {
   type        = string
@@ -24,6 +25,24 @@ variable "dts_binary" {
 variable "count" {
   type    = number
   default = 2
+}
+
+# What each worker reserves (a task's own "resources" override them). An idle worker uses about
+# 1 ms of CPU per second and 25 MiB; these fit a few hundred lightly loaded workers on a 2-core
+# client. memory_max lets a worker burst (an initial copy of wide rows) where memory is free.
+variable "worker_cpu" {
+  type    = number
+  default = 20
+}
+
+variable "worker_memory" {
+  type    = number
+  default = 64
+}
+
+variable "worker_memory_max" {
+  type    = number
+  default = 512
 }
 
 job "dts-dispatcher" {
@@ -67,7 +86,8 @@ job "dts-dispatcher" {
 
       config {
         command = var.dts_binary
-        args    = ["dispatcher", "--listen", "${NOMAD_ADDR_http}", "--worker-command", var.dts_binary, "--driver", "exec"]
+        args = ["dispatcher", "--listen", "${NOMAD_ADDR_http}", "--worker-command", var.dts_binary, "--driver", "exec",
+          "--worker-cpu", "${var.worker_cpu}", "--worker-memory", "${var.worker_memory}", "--worker-memory-max", "${var.worker_memory_max}"]
       }
 
       # Talk to the local Consul agent, and to Nomad through this task's own API socket.

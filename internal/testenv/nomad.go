@@ -97,6 +97,7 @@ consul {
 // task directories' secret and private tmpfs mounts. raw_exec tasks outlive a killed agent, so
 // the order matters.
 func (n *Nomad) shutdown(t testing.TB) {
+	_ = n.Proc.Thaw()
 	if exited, _ := n.Proc.Exited(); !exited {
 		jobs, _, err := n.Client.Jobs().List(nil)
 		if err == nil {

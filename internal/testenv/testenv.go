@@ -154,13 +154,57 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
-// Stop sends sig, waits up to grace, then kills the whole process group.
+// Freeze stops the process with SIGSTOP: it keeps its sockets open and accepts connections
+// (the kernel completes handshakes) but answers nothing, like a server that hangs. Thaw, or Stop,
+// lets it go on. It returns once every thread of the process is stopped: the signal is delivered
+// asynchronously, and a thread still running could answer one more request.
+func (p *Process) Freeze() error {
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !p.stopped() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not stop within 10s of SIGSTOP", p.Name)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// stopped reports whether every thread of the process is in the stopped state (T).
+func (p *Process) stopped() bool {
+	dir := fmt.Sprintf("/proc/%d/task", p.Pid())
+	tasks, err := os.ReadDir(dir)
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "stat"))
+		if err != nil {
+			return false
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || i+2 >= len(s) || s[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
+
+// Thaw resumes a frozen process.
+func (p *Process) Thaw() error { return p.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stop sends sig, waits up to grace, then kills the whole process group. A frozen process is
+// thawed first, so that it can act on sig.
 func (p *Process) Stop(sig syscall.Signal, grace time.Duration) {
 	select {
 	case <-p.done:
 		return
 	default:
 	}
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:

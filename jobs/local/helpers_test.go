@@ -3,7 +3,9 @@ package local
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +48,12 @@ func (s *memSecrets) DeleteCredentials(_ context.Context, id int64) error {
 	return nil
 }
 
+func (s *memSecrets) CredentialIDs(context.Context) ([]int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.m)), nil
+}
+
 // checkNoLeak fails the test if goroutines started during it are still running after its
 // cleanups. Register it first so that it runs last.
 func checkNoLeak(t *testing.T) {
@@ -69,7 +77,7 @@ func newTestLauncher(t *testing.T, run RunFunc) (*Launcher, *memSecrets) {
 	t.Helper()
 	checkNoLeak(t)
 	secrets := newMemSecrets()
-	l := New(run, secrets, slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	l := mustNew(t, Config{Run: run, Secrets: secrets, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	l.policy = restartPolicy{min: 20 * time.Millisecond, max: 80 * time.Millisecond, reset: time.Hour}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -147,7 +155,7 @@ func recv[T any](t *testing.T, ctx context.Context, ch <-chan T, what string) T 
 
 func jobInfo(t *testing.T, ctx context.Context, l *Launcher, id int64) *api.JobInfo {
 	t.Helper()
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +163,7 @@ func jobInfo(t *testing.T, ctx context.Context, l *Launcher, id int64) *api.JobI
 }
 
 // waitStatus polls Jobs until the task's status is want.
-func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want string) *api.JobInfo {
+func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want api.JobStatus) *api.JobInfo {
 	t.Helper()
 	for {
 		info := jobInfo(t, ctx, l, id)
@@ -172,7 +180,7 @@ func waitStatus(t *testing.T, ctx context.Context, l *Launcher, id int64, want s
 
 func jobInfoMap(t *testing.T, ctx context.Context, l *Launcher) map[int64]*api.JobInfo {
 	t.Helper()
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,3 +190,16 @@ func jobInfoMap(t *testing.T, ctx context.Context, l *Launcher) map[int64]*api.J
 // testCreds is the account of tests that do not care about accounts: a worker does not start
 // without one.
 var testCreds = &api.Credentials{Username: "repl"}
+
+// allIDs are the task ids the tests use, for Jobs.
+var allIDs = []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+
+// mustNew is New for a config the test knows to be valid.
+func mustNew(t *testing.T, cfg Config) *Launcher {
+	t.Helper()
+	l, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/jobs"
-	"github.com/dtsrepl/dts/store"
 )
 
 // RunFunc runs one task's worker until ctx ends, when it must checkpoint and return, or until
@@ -29,11 +28,14 @@ import (
 type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
 
 // Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
-// it). Credentials returns nil, nil or an error wrapping store.ErrNotFound for a task with none.
+// it). Credentials returns nil, nil for a task with none: a missing account is a state the
+// launcher reports (jobs.ErrNoCredentials), not a failure to read. CredentialIDs lists the tasks
+// that have one, for Inventory.
 type Secrets interface {
 	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
 	DeleteCredentials(ctx context.Context, id int64) error
+	CredentialIDs(ctx context.Context) ([]int64, error)
 }
 
 // ErrClosed is returned by Launch after Close.
@@ -66,20 +68,75 @@ type entry struct {
 	failure string      // why the last Launch could not start a worker, for Jobs
 }
 
-// New returns a launcher that runs workers with run and keeps credentials in secrets.
-// logger may be nil.
-func New(run RunFunc, secrets Secrets, logger *slog.Logger) *Launcher {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// Config configures a Launcher. New applies the defaults of zero fields and checks the rest.
+type Config struct {
+	// Run runs one task's worker. Required.
+	Run RunFunc
+	// Secrets keeps the tasks' source accounts. Required.
+	Secrets Secrets
+	// Logger receives the supervisors' events; default discards.
+	Logger *slog.Logger
+	// StopTimeout bounds how long Stop waits for a worker to checkpoint; default
+	// DefaultStopTimeout.
+	StopTimeout time.Duration
+	// RestartMin and RestartMax bound the backoff between restarts of a failing worker; it starts
+	// over after a run of RestartReset. Defaults 1s, 30s and 1m.
+	RestartMin, RestartMax, RestartReset time.Duration
+}
+
+func (c *Config) applyDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.StopTimeout <= 0 {
+		c.StopTimeout = DefaultStopTimeout
+	}
+	if c.RestartMin <= 0 {
+		c.RestartMin = defaultPolicy.min
+	}
+	if c.RestartMax <= 0 {
+		c.RestartMax = max(defaultPolicy.max, c.RestartMin)
+	}
+	if c.RestartReset <= 0 {
+		c.RestartReset = defaultPolicy.reset
+	}
+}
+
+// Validate reports what is missing or inconsistent once defaults are applied.
+func (c *Config) Validate() error {
+	d := *c
+	d.applyDefaults()
+	return d.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.Run == nil {
+		errs = append(errs, errors.New("a run function is required"))
+	}
+	if c.Secrets == nil {
+		errs = append(errs, errors.New("a secrets store is required"))
+	}
+	if c.RestartMax < c.RestartMin {
+		errs = append(errs, fmt.Errorf("restart max %s is below restart min %s", c.RestartMax, c.RestartMin))
+	}
+	return errors.Join(errs...)
+}
+
+// New checks cfg, applies its defaults and returns a launcher.
+func New(cfg Config) (*Launcher, error) {
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("local launcher config: %w", err)
 	}
 	return &Launcher{
-		run:         run,
-		secrets:     secrets,
-		log:         logger,
-		policy:      defaultPolicy,
-		stopTimeout: DefaultStopTimeout,
+		run:         cfg.Run,
+		secrets:     cfg.Secrets,
+		log:         cfg.Logger,
+		policy:      restartPolicy{min: cfg.RestartMin, max: cfg.RestartMax, reset: cfg.RestartReset},
+		stopTimeout: cfg.StopTimeout,
 		tasks:       make(map[int64]*entry),
-	}
+	}, nil
 }
 
 // acquire returns the task's entry, created if need be, locked for this caller.
@@ -116,9 +173,6 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 	if t == nil || t.ID <= 0 {
 		return errors.New("launch: task has no id")
 	}
-	if l.run == nil || l.secrets == nil {
-		return errors.New("launch: local launcher needs a run function and a secrets store")
-	}
 	e, release, err := l.acquire(ctx, t.ID)
 	if err != nil {
 		return err
@@ -139,7 +193,7 @@ func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, cred
 			return fmt.Errorf("store credentials of task %d: %w", t.ID, err)
 		}
 	}
-	if t.Desired == api.DesiredStopped {
+	if t.Desired != api.DesiredRunning {
 		return nil
 	}
 
@@ -162,9 +216,6 @@ func (l *Launcher) launchLocked(ctx context.Context, e *entry, t *api.Task, cred
 	c := creds
 	if c == nil {
 		c, err = l.secrets.Credentials(ctx, t.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			c, err = nil, nil
-		}
 		if err != nil {
 			return fmt.Errorf("read credentials of task %d: %w", t.ID, err)
 		}
@@ -333,40 +384,84 @@ func (l *Launcher) Remove(ctx context.Context, id int64) error {
 // JobID names a task's supervisor in JobInfo, "local-<id>".
 func JobID(id int64) string { return "local-" + strconv.FormatInt(id, 10) }
 
-// Jobs reports every launched task's supervisor: running, restarting after a failure (Message
-// is the failure), or stopped.
-func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
+// Jobs reports the supervisors of tasks ids (nil: of every task): running, restarting after a
+// failure (Message is the failure), or stopped.
+func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[int64]*api.JobInfo, len(l.tasks))
-	for id, e := range l.tasks {
-		if e.sup == nil {
-			if e.failure != "" {
-				out[id] = &api.JobInfo{ID: JobID(id), Status: StatusFailed, Message: e.failure}
-			}
-			continue
-		}
-		phase, addr, lastErr := e.sup.state()
-		info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
-		if e.stopped {
-			info.Status, info.Addr = StatusStopped, ""
-			if phase != StatusStopped {
-				info.Message = "stopping: waiting for the worker to checkpoint and return"
+	out := make(map[int64]*api.JobInfo, len(ids))
+	if ids == nil {
+		for id := range l.tasks {
+			if info := l.jobLocked(id); info != nil {
+				out[id] = info
 			}
 		}
-		out[id] = info
+		return out, nil
+	}
+	for _, id := range ids {
+		if info := l.jobLocked(id); info != nil {
+			out[id] = info
+		}
 	}
 	return out, nil
 }
 
+// jobLocked is task id's JobInfo, nil when it has none; l.mu is held.
+func (l *Launcher) jobLocked(id int64) *api.JobInfo {
+	e := l.tasks[id]
+	if e == nil {
+		return nil
+	}
+	if e.sup == nil {
+		if e.failure != "" {
+			return &api.JobInfo{ID: JobID(id), Status: api.JobFailed, Message: e.failure}
+		}
+		return nil
+	}
+	phase, addr, lastErr := e.sup.state()
+	info := &api.JobInfo{ID: JobID(id), Status: phase, Addr: addr, Message: lastErr}
+	if e.stopped {
+		info.Status, info.Addr = api.JobStopped, ""
+		if phase != api.JobStopped {
+			info.Message = "stopping: waiting for the worker to checkpoint and return"
+		}
+	}
+	return info
+}
+
 // Job returns one task's worker, nil when it has none.
 func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
-	m, err := l.Jobs(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m[id], nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.jobLocked(id), nil
 }
+
+// Inventory lists the tasks that have a supervisor or stored credentials, for the dispatcher's
+// reconciler.
+func (l *Launcher) Inventory(ctx context.Context) (map[int64]jobs.Held, error) {
+	ids, err := l.secrets.CredentialIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	out := make(map[int64]jobs.Held, len(ids))
+	for _, id := range ids {
+		out[id] = jobs.Held{Credentials: true}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, e := range l.tasks {
+		if e.sup == nil {
+			continue
+		}
+		h := out[id]
+		h.Job, h.Running = true, !e.stopped
+		out[id] = h
+	}
+	return out, nil
+}
+
+// Current is always true: a supervisor follows its task's changes itself.
+func (l *Launcher) Current(*api.Task, jobs.Held) bool { return true }
 
 // Ping reports whether the launcher still runs workers.
 func (l *Launcher) Ping(context.Context) error {

@@ -44,7 +44,7 @@ func TestStopWaitsForWorker(t *testing.T) {
 		t.Fatal("Stop returned before the worker did")
 	}
 	info := jobInfo(t, ctx, l, 1)
-	if info.Status != StatusStopped || info.Message != "" {
+	if info.Status != api.JobStopped || info.Message != "" {
 		t.Errorf("after stop: %+v", *info)
 	}
 	if _, err := l.WaitAddr(ctx, 1); err == nil {
@@ -83,7 +83,7 @@ func TestStopTimeout(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "did not stop") {
 		t.Fatalf("stop of a stuck worker: %v", err)
 	}
-	if info := jobInfo(t, ctx, l, 1); info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+	if info := jobInfo(t, ctx, l, 1); info.Status != api.JobStopped || !strings.Contains(info.Message, "stopping") {
 		t.Errorf("stuck worker reported %+v", *info)
 	}
 	// A second worker must not start beside the stuck one.
@@ -187,7 +187,7 @@ func TestRemove(t *testing.T) {
 	if err := l.Launch(ctx, task(1), &api.Credentials{Password: "p"}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 	if err := l.Remove(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("after close: %d workers active, %d checkpointed", active.Load(), checkpoints.Load())
 	}
 	for id, info := range jobInfoMap(t, ctx, l) {
-		if info.Status != StatusStopped {
+		if info.Status != api.JobStopped {
 			t.Errorf("task %d after close: %+v", id, *info)
 		}
 	}
@@ -252,12 +252,12 @@ func TestCloseBoundedByContext(t *testing.T) {
 	checkNoLeak(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
-	l := New(func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
+	l := mustNew(t, Config{Run: func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
 		close(started)
 		<-ctx.Done()
 		<-release
 		return nil
-	}, newMemSecrets(), nil)
+	}, Secrets: newMemSecrets()})
 	ctx := testCtx(t)
 	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
@@ -295,7 +295,7 @@ func TestConcurrentUse(t *testing.T) {
 				case 0, 3:
 					err = l.Launch(ctx, task(id), &api.Credentials{Password: fmt.Sprint(i % 2)})
 				case 1:
-					_, err = l.Jobs(ctx)
+					_, err = l.Jobs(ctx, allIDs)
 				case 2:
 					_, _ = l.WaitAddr(ctx, id)
 				case 4:
@@ -317,7 +317,7 @@ func TestConcurrentUse(t *testing.T) {
 // the middle of a submit, before this was one transaction) gets no worker without an account;
 // Launch says so with jobs.ErrNoCredentials, Jobs advises the alter that repairs it, and a
 // Launch with credentials (the alter) stores them and starts the worker. The real embedded
-// store is the Secrets here: it reports missing credentials as store.ErrNotFound.
+// store is the Secrets here: it reports missing credentials as nil, nil (the Secrets contract).
 func TestLaunchWithoutCredentials(t *testing.T) {
 	ctx := testCtx(t)
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
@@ -327,11 +327,11 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	started := make(chan api.Credentials, 2)
 	checkNoLeak(t)
-	l := New(func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
+	l := mustNew(t, Config{Run: func(ctx context.Context, _ *api.Task, c api.Credentials, _ net.Listener) error {
 		started <- c
 		<-ctx.Done()
 		return nil
-	}, db, slog.New(slog.NewTextHandler(t.Output(), nil)))
+	}, Secrets: db, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -347,7 +347,7 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 		t.Fatalf("launch without credentials: %v, want jobs.ErrNoCredentials (and not a not-found)", err)
 	}
 	info := jobInfo(t, ctx, l, id)
-	if info == nil || info.Status == StatusRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
+	if info == nil || info.Status == api.JobRunning || !strings.Contains(info.Message, "alter the task with source.username and source.password") {
 		t.Fatalf("job info %+v, want it to advise the alter", info)
 	}
 	select {
@@ -377,7 +377,7 @@ func TestLaunchWithoutCredentials(t *testing.T) {
 	if got := recv(t, ctx, started, "the worker"); got != creds {
 		t.Errorf("worker started with %+v", got)
 	}
-	if info := waitStatus(t, ctx, l, id, StatusRunning); info.Message != "" {
+	if info := waitStatus(t, ctx, l, id, api.JobRunning); info.Message != "" {
 		t.Errorf("job info after the repair %+v", *info)
 	}
 }
@@ -439,7 +439,7 @@ func TestHungWorker(t *testing.T) {
 	if c, _ := secrets.Credentials(ctx, 1); c != nil {
 		t.Error("remove kept the credentials of a task whose worker hung")
 	}
-	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != StatusStopped || !strings.Contains(info.Message, "stopping") {
+	if info := jobInfo(t, ctx, l, 1); info == nil || info.Status != api.JobStopped || !strings.Contains(info.Message, "stopping") {
 		t.Errorf("the hung worker is not reported: %+v", info)
 	}
 

@@ -34,17 +34,22 @@ func TestRestartsWithBackoff(t *testing.T) {
 	for range 5 {
 		at = append(at, recv(t, ctx, starts, "a start"))
 	}
-	// 20ms, doubling, capped at 60ms; each wait lasts at least its backoff.
+	// 20ms, doubling, capped at 60ms, each jittered down to no less than half; the restart
+	// comes after the wait it logged (a timer never fires early).
 	want := []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 60 * time.Millisecond, 60 * time.Millisecond}
-	if got := rec.get(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("backoffs %v, want %v", got, want)
+	got := rec.get()
+	if len(got) != len(want) {
+		t.Fatalf("backoffs %v, want %d of them", got, len(want))
 	}
-	for i, min := range want {
-		if gap := at[i+1].Sub(at[i]); gap < min {
-			t.Errorf("restart %d after %s, want at least %s", i+1, gap, min)
+	for i, w := range want {
+		if got[i] < w/2 || got[i] > w {
+			t.Errorf("backoff %d is %s, want between %s and %s", i+1, got[i], w/2, w)
+		}
+		if gap := at[i+1].Sub(at[i]); gap < got[i] {
+			t.Errorf("restart %d after %s, before its backoff %s ended", i+1, gap, got[i])
 		}
 	}
-	info := waitStatus(t, ctx, l, 1, StatusRunning)
+	info := waitStatus(t, ctx, l, 1, api.JobRunning)
 	if info.ID != "local-1" || info.Message != "boom 4" || info.Addr == "" {
 		t.Errorf("job info %+v, want local-1 running with the last error", *info)
 	}
@@ -75,8 +80,14 @@ func TestBackoffResetsAfterLongRun(t *testing.T) {
 		recv(t, ctx, starts, "a start")
 	}
 	want := []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond, 160 * time.Millisecond, 20 * time.Millisecond}
-	if got := rec.get(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("backoffs %v, want %v (reset to 20ms after the long run)", got, want)
+	// Waits are jittered between half the interval and the interval.
+	got := rec.get()
+	ok := len(got) == len(want)
+	for i := 0; ok && i < len(got); i++ {
+		ok = got[i] >= want[i]/2 && got[i] <= want[i]
+	}
+	if !ok {
+		t.Errorf("backoffs %v, want within half of and at most %v (reset to 20ms after the long run)", got, want)
 	}
 }
 
@@ -89,7 +100,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 	if err := l.Launch(ctx, task(1), testCreds); err != nil {
 		t.Fatal(err)
 	}
-	info := waitStatus(t, ctx, l, 1, StatusRestarting)
+	info := waitStatus(t, ctx, l, 1, api.JobRestarting)
 	if info.Message != "source unreachable" {
 		t.Errorf("message %q", info.Message)
 	}
@@ -97,7 +108,7 @@ func TestRestartingStatusAndStopDuringBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	info = jobInfo(t, ctx, l, 1)
-	if info.Status != StatusStopped || info.Message != "source unreachable" {
+	if info.Status != api.JobStopped || info.Message != "source unreachable" {
 		t.Errorf("after stop: %+v", *info)
 	}
 }
@@ -184,7 +195,7 @@ func TestCredentialsChangeDuringBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, ctx, runs, "first run")
-	waitStatus(t, ctx, l, 1, StatusRestarting)
+	waitStatus(t, ctx, l, 1, api.JobRestarting)
 	// Fixed credentials end the hour-long backoff at once.
 	if err := l.Launch(ctx, task(1), &api.Credentials{Password: "right"}); err != nil {
 		t.Fatal(err)
@@ -192,7 +203,7 @@ func TestCredentialsChangeDuringBackoff(t *testing.T) {
 	if c := recv(t, ctx, runs, "run with fixed credentials"); c.Password != "right" {
 		t.Errorf("second run got %+v", c)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 }
 
 func TestPanickingWorkerIsRestarted(t *testing.T) {
@@ -212,7 +223,7 @@ func TestPanickingWorkerIsRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	recv(t, ctx, second, "run after the panic")
-	if info := waitStatus(t, ctx, l, 1, StatusRunning); !strings.Contains(info.Message, "worker panicked") {
+	if info := waitStatus(t, ctx, l, 1, api.JobRunning); !strings.Contains(info.Message, "worker panicked") {
 		t.Errorf("message %q", info.Message)
 	}
 }
@@ -256,7 +267,7 @@ func TestRestartWorker(t *testing.T) {
 	if second.creds != rotated || second.addr != first.addr {
 		t.Errorf("restarted with %+v on %s, want %+v on %s", second.creds, second.addr, rotated, first.addr)
 	}
-	waitStatus(t, ctx, l, 1, StatusRunning)
+	waitStatus(t, ctx, l, 1, api.JobRunning)
 	// A stopped task is not restarted.
 	if err := l.Stop(ctx, 1); err != nil {
 		t.Fatal(err)

@@ -24,15 +24,6 @@ var defaultPolicy = restartPolicy{min: time.Second, max: 30 * time.Second, reset
 // backoff has no jitter: one process restarts its own workers, nobody to spread out from.
 func (p restartPolicy) backoff() *backoff.Backoff { return &backoff.Backoff{Min: p.min, Max: p.max} }
 
-// Phases of a supervisor, as Jobs reports them.
-const (
-	StatusRunning    = "running"
-	StatusRestarting = "restarting"
-	StatusStopped    = "stopped"
-	// StatusFailed: no worker could be started (the message says why).
-	StatusFailed = "failed"
-)
-
 // supervisor runs one task's worker until stopped, restarting it when it fails and when its
 // credentials change.
 type supervisor struct {
@@ -53,7 +44,7 @@ type supervisor struct {
 	creds      api.Credentials
 	cancelRun  context.CancelFunc // the current run's; nil between runs
 	restartReq bool
-	phase      string
+	phase      api.JobStatus
 	lastErr    string
 }
 
@@ -72,7 +63,7 @@ func newSupervisor(run RunFunc, log *slog.Logger, policy restartPolicy, ln *shar
 		wake:   make(chan struct{}, 1),
 		task:   t,
 		creds:  creds,
-		phase:  StatusRunning,
+		phase:  api.JobRunning,
 	}
 }
 
@@ -108,10 +99,10 @@ func (s *supervisor) currentTask() *api.Task {
 func (s *supervisor) stop() { s.cancel() }
 
 // state is the supervisor's phase, address and last error, for Jobs.
-func (s *supervisor) state() (phase, addr, lastErr string) {
+func (s *supervisor) state() (phase api.JobStatus, addr, lastErr string) {
 	select {
 	case <-s.done:
-		phase = StatusStopped
+		phase = api.JobStopped
 	default:
 		s.mu.Lock()
 		phase = s.phase
@@ -126,9 +117,9 @@ func (s *supervisor) state() (phase, addr, lastErr string) {
 func (s *supervisor) report() string {
 	phase, _, lastErr := s.state()
 	if lastErr == "" {
-		return phase + ", no error"
+		return string(phase) + ", no error"
 	}
-	return phase + ", last error: " + lastErr
+	return string(phase) + ", last error: " + lastErr
 }
 
 // loop runs the worker until stop, then closes the task's socket.
@@ -143,7 +134,7 @@ func (s *supervisor) loop() {
 			return
 		}
 		runCtx, cancelRun := context.WithCancel(s.ctx)
-		s.cancelRun, s.restartReq, s.phase = cancelRun, false, StatusRunning
+		s.cancelRun, s.restartReq, s.phase = cancelRun, false, api.JobRunning
 		t, creds := s.task, s.creds
 		s.mu.Unlock()
 		select { // a wake-up meant for an earlier backoff
@@ -179,7 +170,7 @@ func (s *supervisor) loop() {
 		}
 		delay := bo.Next()
 		s.mu.Lock()
-		s.phase, s.lastErr = StatusRestarting, err.Error()
+		s.phase, s.lastErr = api.JobRestarting, err.Error()
 		s.mu.Unlock()
 		s.log.Error("worker failed; restarting", "err", err, "ran", time.Since(started).Round(time.Millisecond), "backoff", delay)
 

@@ -16,6 +16,24 @@ import (
 // blockingWait bounds one blocking query; ctx bounds the whole wait.
 const blockingWait = 30 * time.Second
 
+// minBlockingWait is the shortest blocking query worth sending: Nomad reads a wait that rounds
+// to 0 ms as "its default", five minutes.
+const minBlockingWait = 10 * time.Millisecond
+
+// waitTime is how long the next blocking query may block: never past ctx's deadline. Cancelling
+// a request closes the client's end only; Nomad holds its end, and counts it against the 100
+// connections it allows one address, until the query's own wait ends. A wait that outlived
+// its caller therefore leaked a connection for up to 30 s: a hundred submits whose workers were
+// not placed in time made Nomad refuse the dispatcher everything.
+func waitTime(ctx context.Context) (time.Duration, bool) {
+	d := blockingWait
+	if deadline, ok := ctx.Deadline(); ok {
+		// Nomad adds up to 1/16 of the wait as jitter; leave room for it.
+		d = min(d, time.Until(deadline)*15/16)
+	}
+	return d, d >= minBlockingWait
+}
+
 // WaitAddr waits, with blocking queries on the job's allocations, until one of them runs and
 // returns its "http" address as host:port. A missing or stopped job is an error at once: it
 // would never be placed.
@@ -34,9 +52,13 @@ func (l *Launcher) WaitAddr(ctx context.Context, id int64) (string, error) {
 
 	var index uint64
 	for {
+		wait, ok := waitTime(ctx)
+		if !ok {
+			return "", fmt.Errorf("wait for job %s: %w", jobID, context.DeadlineExceeded)
+		}
 		q := l.query(ctx)
 		q.WaitIndex = index
-		q.WaitTime = blockingWait
+		q.WaitTime = wait
 		allocs, meta, err := l.cfg.Client.Jobs().Allocations(jobID, false, q)
 		if err != nil {
 			return "", waitErr(ctx, fmt.Sprintf("wait for job %s", jobID), err)

@@ -1,6 +1,7 @@
 package nomad
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -22,8 +23,8 @@ const (
 // Environment the template renders from the task's Variable. The source account is base64
 // encoded so that any character of a password survives the env file; the worker decodes *_B64.
 const (
-	envSourceUser     = "DTS_SOURCE_USER_B64"
-	envSourcePassword = "DTS_SOURCE_PASSWORD_B64"
+	envSourceUser     = jobs.EnvSourceUser + jobs.EnvBase64Suffix
+	envSourcePassword = jobs.EnvSourcePassword + jobs.EnvBase64Suffix
 	envConsulToken    = "CONSUL_HTTP_TOKEN"
 	envConsulAddr     = "CONSUL_HTTP_ADDR"
 )
@@ -35,11 +36,13 @@ const (
 	itemConsulToken = "consul_token"
 )
 
-// Job meta keys, shown by `nomad job status`.
+// Job meta keys, shown by `nomad job status`. The reconciler compares them with the task to
+// find jobs registered from an older spec (Current).
 const (
-	metaTaskID = "dts_task_id"
-	metaSource = "dts_source"
-	metaDest   = "dts_dest"
+	metaTaskID    = "dts_task_id"
+	metaSource    = "dts_source"
+	metaDest      = "dts_dest"
+	metaResources = "dts_resources"
 )
 
 // VariablePath is where the task's secrets live. Nomad's workload identity lets only the job
@@ -58,7 +61,7 @@ func BuildJob(cfg Config, t *api.Task) *nomadapi.Job {
 		Name:        ptr(id),
 		Type:        ptr(nomadapi.JobTypeService),
 		Datacenters: append([]string(nil), cfg.Datacenters...),
-		Meta:        jobMeta(t),
+		Meta:        jobMeta(cfg, t),
 		TaskGroups:  []*nomadapi.TaskGroup{taskGroup(cfg, t)},
 	}
 	if cfg.Region != "" {
@@ -70,15 +73,36 @@ func BuildJob(cfg Config, t *api.Task) *nomadapi.Job {
 	return job
 }
 
-func jobMeta(t *api.Task) map[string]string {
+func jobMeta(cfg Config, t *api.Task) map[string]string {
+	r := resources(cfg, t)
 	m := map[string]string{
-		metaTaskID: strconv.FormatInt(t.ID, 10),
-		metaDest:   t.Spec.Kafka.Addr,
+		metaTaskID:    strconv.FormatInt(t.ID, 10),
+		metaDest:      t.Spec.Kafka.Addr,
+		metaResources: fmt.Sprintf("cpu=%d memory=%d memory_max=%d", r.CPU, r.MemoryMB, r.MemoryMaxMB),
 	}
 	if t.Spec.Source != nil {
 		m[metaSource] = t.Spec.Source.Addr()
 	}
 	return m
+}
+
+// resources is what task t's worker reserves: the task's own resources where it gives them, the
+// dispatcher's defaults elsewhere. A memory_max below the memory reserved is raised to it.
+func resources(cfg Config, t *api.Task) api.Resources {
+	r := api.Resources{CPU: cfg.CPU, MemoryMB: cfg.MemoryMB, MemoryMaxMB: cfg.MemoryMaxMB}
+	if o := t.Spec.Resources; o != nil {
+		if o.CPU > 0 {
+			r.CPU = o.CPU
+		}
+		if o.MemoryMB > 0 {
+			r.MemoryMB = o.MemoryMB
+		}
+		if o.MemoryMaxMB > 0 {
+			r.MemoryMaxMB = o.MemoryMaxMB
+		}
+	}
+	r.MemoryMaxMB = max(r.MemoryMaxMB, r.MemoryMB)
+	return r
 }
 
 func taskGroup(cfg Config, t *api.Task) *nomadapi.TaskGroup {
@@ -139,6 +163,7 @@ func workerTask(cfg Config, t *api.Task) *nomadapi.Task {
 		}
 	}
 
+	res := resources(cfg, t)
 	env := make(map[string]string, len(cfg.ExtraEnv)+1)
 	for k, v := range cfg.ExtraEnv {
 		env[k] = v
@@ -169,9 +194,9 @@ func workerTask(cfg Config, t *api.Task) *nomadapi.Task {
 			CheckRestart: &nomadapi.CheckRestart{Limit: 3, Grace: ptr(60 * time.Second)},
 		}},
 		Resources: &nomadapi.Resources{
-			CPU:         ptr(cfg.CPU),
-			MemoryMB:    ptr(cfg.MemoryMB),
-			MemoryMaxMB: ptr(cfg.MemoryMaxMB),
+			CPU:         ptr(res.CPU),
+			MemoryMB:    ptr(res.MemoryMB),
+			MemoryMaxMB: ptr(res.MemoryMaxMB),
 		},
 		// SIGTERM makes the worker flush Kafka and write its checkpoint before it exits.
 		KillSignal:  "SIGTERM",

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/jobs"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -99,7 +100,7 @@ func TestBuildJobShape(t *testing.T) {
 	if task.Driver != "raw_exec" || *task.KillTimeout != 60*time.Second || task.KillSignal != "SIGTERM" {
 		t.Errorf("task driver %s kill %s %s", task.Driver, *task.KillTimeout, task.KillSignal)
 	}
-	if *task.Resources.CPU != 500 || *task.Resources.MemoryMB != 256 || *task.Resources.MemoryMaxMB != 512 {
+	if *task.Resources.CPU != DefaultCPU || *task.Resources.MemoryMB != DefaultMemoryMB || *task.Resources.MemoryMaxMB != DefaultMemoryMaxMB {
 		t.Errorf("resources %d/%d/%d", *task.Resources.CPU, *task.Resources.MemoryMB, *task.Resources.MemoryMaxMB)
 	}
 	args := task.Config["args"].([]string)
@@ -127,6 +128,40 @@ func TestBuildJobShape(t *testing.T) {
 
 // TestBuildJobCarriesNoSecrets checks that nothing secret reaches the job, whatever the
 // password looks like and wherever it was given.
+// TestTaskResources: a task's own resources override the dispatcher's, field by field, and show
+// in the job's meta, which the reconciler compares with the task.
+func TestTaskResources(t *testing.T) {
+	cfg := Config{Command: "/bin/dts", CPU: 30, MemoryMB: 80, MemoryMaxMB: 400}
+	tests := []struct {
+		own  *api.Resources
+		want [3]int
+	}{
+		{nil, [3]int{30, 80, 400}},
+		{&api.Resources{CPU: 200}, [3]int{200, 80, 400}},
+		{&api.Resources{MemoryMB: 128, MemoryMaxMB: 1024}, [3]int{30, 128, 1024}},
+		{&api.Resources{MemoryMB: 600}, [3]int{30, 600, 600}}, // memory_max never below memory
+	}
+	for _, tc := range tests {
+		task := sampleTask("")
+		task.Spec.Resources = tc.own
+		r := BuildJob(cfg, task).TaskGroups[0].Tasks[0].Resources
+		if got := [3]int{*r.CPU, *r.MemoryMB, *r.MemoryMaxMB}; got != tc.want {
+			t.Errorf("%+v: resources %v, want %v", tc.own, got, tc.want)
+		}
+		l := &Launcher{cfg: cfg}
+		l.cfg.applyDefaults()
+		held := jobs.Held{Job: true, Running: true, Meta: BuildJob(cfg, task).Meta}
+		if !l.Current(task, held) {
+			t.Errorf("%+v: a job built from the task is not current", tc.own)
+		}
+		other := *task
+		other.Spec.Resources = &api.Resources{CPU: 999}
+		if l.Current(&other, held) {
+			t.Errorf("%+v: a job of other resources is current", tc.own)
+		}
+	}
+}
+
 func TestBuildJobCarriesNoSecrets(t *testing.T) {
 	for _, tc := range []struct {
 		name, password, token string

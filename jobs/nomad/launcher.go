@@ -10,6 +10,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/failpoint"
 	"github.com/dtsrepl/dts/jobs"
 )
 
@@ -28,6 +29,11 @@ func New(cfg Config) (*Launcher, error) {
 	return &Launcher{cfg: cfg}, nil
 }
 
+// bound gives one launcher method's calls their deadline.
+func (l *Launcher) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, l.cfg.CallTimeout)
+}
+
 func (l *Launcher) query(ctx context.Context) *nomadapi.QueryOptions {
 	return (&nomadapi.QueryOptions{Region: l.cfg.Region, Namespace: l.cfg.Namespace}).WithContext(ctx)
 }
@@ -42,6 +48,8 @@ func (l *Launcher) write(ctx context.Context) *nomadapi.WriteOptions {
 // task whose Desired is stopped it only writes the Variable (an alter of a stopped task). A task
 // without a Variable gets no job, whose worker would wait for it forever: jobs.ErrNoCredentials.
 func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	if t == nil || t.ID <= 0 {
 		return fmt.Errorf("launch: task has no id")
 	}
@@ -49,8 +57,9 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 		if err := l.putVariable(ctx, t.ID, *creds); err != nil {
 			return err
 		}
+		failpoint.Hit("nomad-launch-after-variable")
 	}
-	if t.Desired == api.DesiredStopped {
+	if t.Desired != api.DesiredRunning {
 		return nil
 	}
 	if creds == nil {
@@ -121,6 +130,8 @@ func (l *Launcher) hasVariable(ctx context.Context, id int64) error {
 // and exits, and the stopped job keeps showing in Jobs until Launch registers it again. It
 // returns once Nomad has accepted the stop, without waiting for the worker to exit.
 func (l *Launcher) Stop(ctx context.Context, id int64) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	jobID := jobs.JobID(id)
 	if _, _, err := l.cfg.Client.Jobs().Deregister(jobID, false, l.write(ctx)); err != nil && !isNotFound(err) {
 		return wrap(fmt.Sprintf("stop job %s", jobID), err)
@@ -132,6 +143,8 @@ func (l *Launcher) Stop(ctx context.Context, id int64) error {
 // client restarts the task, which renders its template and reads its spec again). A job without
 // a running allocation has nothing to restart.
 func (l *Launcher) Restart(ctx context.Context, id int64) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	jobID := jobs.JobID(id)
 	allocs, _, err := l.cfg.Client.Jobs().Allocations(jobID, false, l.query(ctx))
 	if err != nil {
@@ -154,6 +167,8 @@ func (l *Launcher) Restart(ctx context.Context, id int64) error {
 
 // Remove stops and purges the job and deletes the task's Variable.
 func (l *Launcher) Remove(ctx context.Context, id int64) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	jobID := jobs.JobID(id)
 	if _, _, err := l.cfg.Client.Jobs().Deregister(jobID, true, l.write(ctx)); err != nil && !isNotFound(err) {
 		return wrap(fmt.Sprintf("purge job %s", jobID), err)

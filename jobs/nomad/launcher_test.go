@@ -173,6 +173,89 @@ func TestNomadLauncher(t *testing.T) {
 		}
 		testPlacementFailure(t, l, 4)
 	})
+
+	t.Run("inventory", func(t *testing.T) {
+		l, err := New(testConfig(agent.Client, writeScript(t, dir, "dts-8", fmt.Sprintf(fakeWorker, dir))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testInventory(t, l, 8)
+	})
+
+	t.Run("waits for an unplaced job end with their request", func(t *testing.T) {
+		cfg := testConfig(agent.Client, "/bin/true")
+		cfg.MemoryMB = 64 << 20
+		cfg.MemoryMaxMB = 64 << 20
+		l, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testShortWaits(t, l, 7)
+	})
+}
+
+// testInventory: the inventory shows a launched task's job, running, and its Variable; the job is
+// current for the task until the task's destination changes; a stopped job is not running; a
+// removed task is gone.
+func testInventory(t *testing.T, l *Launcher, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	task := testTask(id)
+	if err := l.Launch(ctx, task, &api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := l.Inventory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := inv[id]
+	if !h.Job || !h.Running || !h.Credentials || !l.Current(task, h) {
+		t.Fatalf("inventory of a launched task: %+v (current %v)", h, l.Current(task, h))
+	}
+	moved := *task
+	moved.Spec.Kafka.Addr = "127.0.0.1:9093"
+	if l.Current(&moved, h) {
+		t.Error("a job of another destination is current")
+	}
+	if err := l.Stop(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err = l.Inventory(ctx); err != nil || !inv[id].Job || inv[id].Running || !inv[id].Credentials {
+		t.Fatalf("inventory of a stopped task: %+v, %v", inv[id], err)
+	}
+	if err := l.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err = l.Inventory(ctx); err != nil || inv[id].Job || inv[id].Credentials {
+		t.Fatalf("inventory of a removed task: %+v, %v", inv[id], err)
+	}
+}
+
+// testShortWaits gives up many waits for a worker that is not placed, as submits whose placement
+// timeout passes do, and checks that Nomad still answers: it allows 100 connections from one
+// address, and a wait whose blocking query outlived its caller would hold one until its own end.
+func testShortWaits(t *testing.T, l *Launcher, id int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := l.Launch(ctx, testTask(id), &api.Credentials{Username: "u", Password: "p"}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := l.Remove(ctx, id); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range 120 {
+		wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, err := l.WaitAddr(wctx, id)
+		wcancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("wait %d for an unplaced job: %v, want the deadline", i, err)
+		}
+	}
+	if _, err := l.Jobs(ctx, allIDs); err != nil {
+		t.Fatalf("after 120 abandoned waits Nomad refuses us: %v", err)
+	}
 }
 
 func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *testenv.Consul, dir, token string) {
@@ -237,7 +320,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 		}
 	}
 
-	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == StatusRunning })
+	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == api.JobRunning })
 	if info.ID != jobID {
 		t.Errorf("JobInfo.ID = %q, want %q", info.ID, jobID)
 	}
@@ -293,7 +376,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	if err := l.Stop(ctx, id); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
-	waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == StatusStopped })
+	waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Status == api.JobStopped })
 	waitExit(t, ctx, pid)
 	if err := l.Stop(ctx, id); err != nil {
 		t.Errorf("second stop: %v", err)
@@ -323,7 +406,7 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	if _, _, err := agent.Client.Variables().Read(VariablePath(id), nil); !errors.Is(err, nomadapi.ErrVariablePathNotFound) {
 		t.Errorf("variable after remove: err = %v, want not found", err)
 	}
-	all, err := l.Jobs(ctx)
+	all, err := l.Jobs(ctx, allIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +488,7 @@ func testFailure(t *testing.T, l *Launcher, id int64, want string) {
 	}
 	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && strings.Contains(j.Message, want) })
 	t.Logf("job info: %+v", *info)
-	if info.Status == StatusRunning || info.AllocID == "" {
+	if info.Status == api.JobRunning || info.AllocID == "" {
 		t.Errorf("failing job reported %+v", *info)
 	}
 	if err := l.Remove(ctx, id); err != nil {
@@ -421,7 +504,7 @@ func testPlacementFailure(t *testing.T, l *Launcher, id int64) {
 	}
 	info := waitJob(t, ctx, l, id, func(j *api.JobInfo) bool { return j != nil && j.Message != "" })
 	t.Logf("job info: %+v", *info)
-	if info.Status != StatusPending || !strings.Contains(info.Message, "placement failed") || !strings.Contains(info.Message, "memory") {
+	if info.Status != api.JobPending || !strings.Contains(info.Message, "placement failed") || !strings.Contains(info.Message, "memory") {
 		t.Errorf("unplaceable job reported %+v", *info)
 	}
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
@@ -453,7 +536,7 @@ func TestNomadUnavailable(t *testing.T) {
 		"stop":   l.Stop(ctx, 1),
 		"remove": l.Remove(ctx, 1),
 	}
-	_, checks["jobs"] = l.Jobs(ctx)
+	_, checks["jobs"] = l.Jobs(ctx, allIDs)
 	_, checks["wait"] = l.WaitAddr(ctx, 1)
 	for op, err := range checks {
 		if !errors.Is(err, jobs.ErrUnavailable) {

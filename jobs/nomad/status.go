@@ -14,32 +14,126 @@ import (
 	"github.com/dtsrepl/dts/jobs"
 )
 
-// Statuses Jobs reports. Nomad's own job statuses are pending, running and dead; a job whose
-// allocation is placed but not running yet is reported pending, and a deregistered one stopped.
+// Nomad's own job statuses, as its list reports them.
 const (
-	StatusPending = "pending"
-	StatusRunning = "running"
-	StatusDead    = "dead"
-	StatusStopped = "stopped"
+	nomadRunning = "running"
+	nomadDead    = "dead"
 )
 
-// Jobs lists every task's job with one Nomad call. Only jobs that should run but do not cost
-// more calls, to say why: their newest allocation's failure, or why it could not be placed.
-func (l *Launcher) Jobs(ctx context.Context) (map[int64]*api.JobInfo, error) {
-	return l.list(ctx, jobs.JobPrefix)
+// maxFilterIDs is the most job ids Jobs names in one filter expression; for more it lists every
+// task's job and picks.
+const maxFilterIDs = 100
+
+// Jobs returns the jobs of tasks ids in at most three Nomad calls, whatever their number: one
+// for the jobs, one for their allocations (the worker's address; for a job that should run but
+// does not, its newest allocation's failure), and one for the evaluations of those that could
+// not be placed, to say why.
+// Nil ids means every task's job.
+func (l *Launcher) Jobs(ctx context.Context, ids []int64) (map[int64]*api.JobInfo, error) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
+	out := make(map[int64]*api.JobInfo, len(ids))
+	if ids != nil && len(ids) == 0 {
+		return out, nil
+	}
+	want := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	q := l.query(ctx)
+	if ids != nil && len(ids) <= maxFilterIDs {
+		q.Filter = idFilter("ID", ids)
+	} else {
+		q.Prefix = jobs.JobPrefix
+	}
+	stubs, _, err := l.cfg.Client.Jobs().List(q)
+	if err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	var listed []*nomadapi.JobListStub
+	for _, s := range stubs {
+		id, err := jobs.TaskID(s.ID)
+		if err != nil || ids != nil && !want[id] {
+			continue
+		}
+		out[id] = &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
+		listed = append(listed, s)
+	}
+	if err := l.explain(ctx, listed, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// idFilter is a Nomad filter expression selecting the jobs of ids by field (ID of a job, JobID of
+// an allocation or an evaluation).
+func idFilter(field string, ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(" or ")
+		}
+		fmt.Fprintf(&b, "%s == %q", field, jobs.JobID(id))
+	}
+	return b.String()
 }
 
 // Job returns one task's job, nil when there is none.
 func (l *Launcher) Job(ctx context.Context, id int64) (*api.JobInfo, error) {
-	m, err := l.list(ctx, jobs.JobID(id))
+	m, err := l.Jobs(ctx, []int64{id})
 	if err != nil {
 		return nil, err
 	}
 	return m[id], nil
 }
 
+// Inventory lists every task's job and Variable with two Nomad calls, for the dispatcher's
+// reconciler; the Variables are listed by path, so no secret is read.
+func (l *Launcher) Inventory(ctx context.Context) (map[int64]jobs.Held, error) {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
+	q := l.query(ctx)
+	q.Prefix = jobs.JobPrefix
+	// Nomad lists a job's meta only when asked; Current compares it.
+	stubs, _, err := l.cfg.Client.Jobs().ListOptions(&nomadapi.JobListOptions{Fields: &nomadapi.JobListFields{Meta: true}}, q)
+	if err != nil {
+		return nil, wrap("list jobs", err)
+	}
+	out := make(map[int64]jobs.Held, len(stubs))
+	for _, s := range stubs {
+		if id, err := jobs.TaskID(s.ID); err == nil {
+			out[id] = jobs.Held{Job: true, Running: !s.Stop, Meta: s.Meta}
+		}
+	}
+	metas, _, err := l.cfg.Client.Variables().PrefixList("nomad/jobs/"+jobs.JobPrefix, l.query(ctx))
+	if err != nil {
+		return nil, wrap("list variables", err)
+	}
+	for _, m := range metas {
+		jobID, ok := strings.CutPrefix(m.Path, "nomad/jobs/")
+		if !ok {
+			continue
+		}
+		if id, err := jobs.TaskID(jobID); err == nil {
+			h := out[id]
+			h.Credentials = true
+			out[id] = h
+		}
+	}
+	return out, nil
+}
+
+// Current reports whether the job h describes was registered from task t as it is now: same
+// source, destination and resources. A dispatcher that died between storing an alter and
+// registering its job leaves one that is not.
+func (l *Launcher) Current(t *api.Task, h jobs.Held) bool {
+	return maps.Equal(h.Meta, jobMeta(l.cfg, t))
+}
+
 // Ping asks Nomad for its leader: one cheap call, whatever the number of tasks.
 func (l *Launcher) Ping(ctx context.Context) error {
+	ctx, cancel := l.bound(ctx)
+	defer cancel()
 	var leader string
 	_, err := l.cfg.Client.Raw().Query("/v1/status/leader", &leader, l.query(ctx))
 	if err == nil && leader == "" {
@@ -48,43 +142,18 @@ func (l *Launcher) Ping(ctx context.Context) error {
 	return wrap("ping nomad", err)
 }
 
-// list returns the jobs whose id starts with prefix (a prefix of task ids may match others:
-// they are filtered by the caller's map lookup or kept for Jobs).
-func (l *Launcher) list(ctx context.Context, prefix string) (map[int64]*api.JobInfo, error) {
-	q := l.query(ctx)
-	q.Prefix = prefix
-	stubs, _, err := l.cfg.Client.Jobs().List(q)
-	if err != nil {
-		return nil, wrap("list jobs", err)
-	}
-	out := make(map[int64]*api.JobInfo, len(stubs))
-	for _, s := range stubs {
-		id, err := jobs.TaskID(s.ID)
-		if err != nil {
-			continue // another job that happens to share the prefix
-		}
-		info := &api.JobInfo{ID: s.ID, Status: jobStatus(s)}
-		if info.Status == StatusPending || info.Status == StatusDead {
-			if err := l.explain(ctx, s, info); err != nil {
-				return nil, err
-			}
-		}
-		out[id] = info
-	}
-	return out, nil
-}
-
-// jobStatus maps Nomad's job status to the one Jobs reports.
-func jobStatus(s *nomadapi.JobListStub) string {
+// jobStatus maps Nomad's job status (pending, running, dead) to the one Jobs reports: a job
+// whose allocation is placed but not running yet is pending, a deregistered one stopped.
+func jobStatus(s *nomadapi.JobListStub) api.JobStatus {
 	switch {
 	case s.Stop:
-		return StatusStopped
-	case s.Status == StatusDead:
-		return StatusDead
-	case s.Status == StatusRunning && runningAllocs(s) > 0:
-		return StatusRunning
+		return api.JobStopped
+	case s.Status == nomadDead:
+		return api.JobDead
+	case s.Status == nomadRunning && runningAllocs(s) > 0:
+		return api.JobRunning
 	default:
-		return StatusPending
+		return api.JobPending
 	}
 }
 
@@ -110,28 +179,77 @@ func queuedAllocs(s *nomadapi.JobListStub) int {
 	return n
 }
 
-// explain fills info from the job's newest allocation and, when none could be placed, from
-// the placement failure of its newest evaluation.
-func (l *Launcher) explain(ctx context.Context, s *nomadapi.JobListStub, info *api.JobInfo) error {
-	allocs, _, err := l.cfg.Client.Jobs().Allocations(s.ID, false, l.query(ctx))
-	if err != nil {
-		return wrap(fmt.Sprintf("list allocations of job %s", s.ID), err)
-	}
-	if a := newestAlloc(allocs); a != nil {
-		info.AllocID = a.ID
-		info.AllocStatus = a.ClientStatus
-		info.Addr = allocAddr(a.AllocatedResources)
-		info.Message = allocMessage(a)
-	}
-	if info.Message != "" && queuedAllocs(s) == 0 {
+// explain fills the infos of jobs from each one's newest allocation (its address; for a job
+// that should run but does not, its failure) and, for such a job whose worker could not be
+// placed, from the placement failure of its newest evaluation: one call for all their
+// allocations, one for the evaluations of those that need them.
+func (l *Launcher) explain(ctx context.Context, stubs []*nomadapi.JobListStub, infos map[int64]*api.JobInfo) error {
+	if len(stubs) == 0 {
 		return nil
 	}
-	evals, _, err := l.cfg.Client.Jobs().Evaluations(s.ID, l.query(ctx))
-	if err != nil {
-		return wrap(fmt.Sprintf("list evaluations of job %s", s.ID), err)
+	ids := make([]int64, 0, len(stubs))
+	for _, s := range stubs {
+		id, _ := jobs.TaskID(s.ID)
+		ids = append(ids, id)
 	}
-	if m := placementMessage(evals); m != "" {
-		info.Message = m
+	q := l.query(ctx)
+	if len(ids) <= maxFilterIDs {
+		q.Filter = idFilter("JobID", ids)
+	}
+	q.Params = map[string]string{"resources": "true"} // the ports, for the address
+	allocs, _, err := l.cfg.Client.Allocations().List(q)
+	if err != nil {
+		return wrap("list allocations", err)
+	}
+	byJob := map[string][]*nomadapi.AllocationListStub{}
+	for _, a := range allocs {
+		byJob[a.JobID] = append(byJob[a.JobID], a)
+	}
+	var placing []string
+	for _, s := range stubs {
+		id, _ := jobs.TaskID(s.ID)
+		info := infos[id]
+		a := newestAlloc(byJob[s.ID])
+		if a != nil {
+			info.AllocID = a.ID
+			info.AllocStatus = a.ClientStatus
+			info.Addr = allocAddr(a.AllocatedResources)
+		}
+		if info.Status != api.JobPending && info.Status != api.JobDead {
+			continue
+		}
+		if a != nil {
+			info.Message = allocMessage(a)
+		}
+		if info.Message == "" || queuedAllocs(s) > 0 {
+			placing = append(placing, s.ID)
+		}
+	}
+	if len(placing) == 0 {
+		return nil
+	}
+	q = l.query(ctx)
+	ids = ids[:0]
+	for _, j := range placing {
+		id, _ := jobs.TaskID(j)
+		ids = append(ids, id)
+	}
+	if len(ids) <= maxFilterIDs {
+		q.Filter = idFilter("JobID", ids)
+	}
+	evals, _, err := l.cfg.Client.Evaluations().List(q)
+	if err != nil {
+		return wrap("list evaluations", err)
+	}
+	evalsByJob := map[string][]*nomadapi.Evaluation{}
+	for _, e := range evals {
+		evalsByJob[e.JobID] = append(evalsByJob[e.JobID], e)
+	}
+	for _, j := range placing {
+		id, _ := jobs.TaskID(j)
+		if m := placementMessage(evalsByJob[j]); m != "" {
+			infos[id].Message = m
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -37,18 +38,20 @@ func (d *DB) PutCredentials(ctx context.Context, id int64, c api.Credentials) er
 	return nil
 }
 
-// Credentials returns task id's source account; store.ErrNotFound if none was put.
+// Credentials returns task id's source account; nil, nil if none was put (the launchers' Secrets
+// contract: a task without an account is a state to report, not an error).
 func (d *DB) Credentials(ctx context.Context, id int64) (*api.Credentials, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("credentials of task %d: %w", id, err)
 	}
-	var c api.Credentials
+	var c *api.Credentials
 	err := d.view(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketCredentials).Get(key(id))
 		if v == nil {
-			return store.ErrNotFound
+			return nil
 		}
-		if err := json.Unmarshal(v, &c); err != nil {
+		c = new(api.Credentials)
+		if err := json.Unmarshal(v, c); err != nil {
 			return fmt.Errorf("decode credentials/%d: %w", id, err)
 		}
 		return nil
@@ -56,7 +59,27 @@ func (d *DB) Credentials(ctx context.Context, id int64) (*api.Credentials, error
 	if err != nil {
 		return nil, fmt.Errorf("credentials of task %d: %w", id, err)
 	}
-	return &c, nil
+	return c, nil
+}
+
+// CredentialIDs lists the tasks that have a stored source account, for the launcher's inventory.
+func (d *DB) CredentialIDs(ctx context.Context) ([]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	var ids []int64
+	err := d.view(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketCredentials).ForEach(func(k, _ []byte) error {
+			if len(k) == 8 {
+				ids = append(ids, int64(binary.BigEndian.Uint64(k)))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
+	return ids, nil
 }
 
 // DeleteCredentials forgets task id's source account. Deleting credentials that are not there

@@ -25,6 +25,7 @@ var (
 	bucketStatus      = []byte("status")      // id -> api.Status JSON
 	bucketCredentials = []byte("credentials") // id -> api.Credentials JSON
 	bucketMeta        = []byte("meta")        // next-id -> last allocated id
+	bucketIdempotency = []byte("idempotency") // api.IdempotencyKeyHash -> task id
 	keyNextID         = []byte("next-id")
 )
 
@@ -69,7 +70,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open task store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketTasks, bucketStatus, bucketCredentials, bucketMeta} {
+		for _, b := range [][]byte{bucketTasks, bucketStatus, bucketCredentials, bucketMeta, bucketIdempotency} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}

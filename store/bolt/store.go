@@ -42,6 +42,15 @@ func (d *DB) create(ctx context.Context, t *api.Task, creds *api.Credentials) (i
 	}
 	var id int64
 	err := d.update(func(tx *bbolt.Tx) error {
+		idem := tx.Bucket(bucketIdempotency)
+		if t.IdempotencyKey != "" {
+			if v := idem.Get([]byte(t.IdempotencyKey)); len(v) == 8 {
+				prev := int64(binary.BigEndian.Uint64(v))
+				if tx.Bucket(bucketTasks).Get(v) != nil {
+					return &store.DuplicateError{ID: prev}
+				}
+			}
+		}
 		meta := tx.Bucket(bucketMeta)
 		var last uint64
 		if v := meta.Get(keyNextID); v != nil {
@@ -62,6 +71,11 @@ func (d *DB) create(ctx context.Context, t *api.Task, creds *api.Credentials) (i
 		}
 		if cb != nil {
 			if err := tx.Bucket(bucketCredentials).Put(key(id), cb); err != nil {
+				return err
+			}
+		}
+		if t.IdempotencyKey != "" {
+			if err := idem.Put([]byte(t.IdempotencyKey), key(id)); err != nil {
 				return err
 			}
 		}
@@ -160,8 +174,14 @@ func (d *DB) Delete(ctx context.Context, id int64) error {
 	defer d.mu.Unlock()
 	err := d.update(func(tx *bbolt.Tx) error {
 		k := key(id)
-		if tx.Bucket(bucketTasks).Get(k) == nil {
-			return store.ErrNotFound
+		t, err := getTask(tx, id)
+		if err != nil {
+			return err
+		}
+		if t.IdempotencyKey != "" {
+			if err := tx.Bucket(bucketIdempotency).Delete([]byte(t.IdempotencyKey)); err != nil {
+				return err
+			}
 		}
 		for _, b := range [][]byte{bucketTasks, bucketStatus, bucketCredentials} {
 			if err := tx.Bucket(b).Delete(k); err != nil {
@@ -207,6 +227,43 @@ func (d *DB) List(ctx context.Context) ([]store.Record, error) {
 		return nil, fmt.Errorf("list tasks: %w", err)
 	}
 	return out, nil
+}
+
+// Page returns limit tasks in id order from the offset-th on, each with its status, and how many
+// tasks there are.
+func (d *DB) Page(ctx context.Context, offset, limit int) ([]store.Record, int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	var out []store.Record
+	total := 0
+	err := d.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketTasks).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) != 8 {
+				continue
+			}
+			total++
+			if total <= offset || len(out) >= limit {
+				continue
+			}
+			id := int64(binary.BigEndian.Uint64(k))
+			t, err := getTask(tx, id)
+			if err != nil {
+				return err
+			}
+			st, err := getStatus(tx, id)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.Record{Task: t, Status: st})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", err)
+	}
+	return out, total, nil
 }
 
 // Status returns a task's last reported status, nil if none was reported, and

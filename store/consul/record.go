@@ -61,17 +61,36 @@ type lockValue struct {
 	Time time.Time `json:"time"`
 }
 
-// TaskRecord returns the TaskRecord of task id for a worker. Nothing happens in Consul until Lock.
+func (o *RecordOptions) applyDefaults() {
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = DefaultSessionTTL
+	}
+	if o.LockDelay <= 0 {
+		o.LockDelay = DefaultLockDelay
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Validate reports what Consul would refuse once defaults are applied: a session TTL outside
+// 10s to 24h, a lock delay over 60s.
+func (o RecordOptions) Validate() error {
+	o.applyDefaults()
+	var errs []error
+	if o.SessionTTL < 10*time.Second || o.SessionTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("session TTL %s is not between 10s and 24h", o.SessionTTL))
+	}
+	if o.LockDelay > time.Minute {
+		errs = append(errs, fmt.Errorf("lock delay %s is over 60s", o.LockDelay))
+	}
+	return errors.Join(errs...)
+}
+
+// TaskRecord returns the TaskRecord of task id for a worker, with opts' defaults applied (check
+// them first with Validate). Nothing happens in Consul until Lock.
 func (s *Store) TaskRecord(id int64, opts RecordOptions) *TaskRecord {
-	if opts.SessionTTL <= 0 {
-		opts.SessionTTL = DefaultSessionTTL
-	}
-	if opts.LockDelay <= 0 {
-		opts.LockDelay = DefaultLockDelay
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts.applyDefaults()
 	return &TaskRecord{
 		s:       s,
 		id:      id,

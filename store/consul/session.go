@@ -39,12 +39,19 @@ func (c *TaskRecord) newHolding(ctx context.Context) (*holding, error) {
 		LockDelay: c.opts.LockDelay,
 		Behavior:  consulapi.SessionBehaviorRelease,
 	}
-	// The TTL runs from when Consul handled the request, which is after it was sent.
-	created := time.Now()
-	id, _, err := c.s.client.Session().CreateNoChecks(se, write(ctx))
+	// The TTL runs from when Consul made the session, some time between sending the request and
+	// reading its answer. The renewal clock starts when the answer is read: started before the
+	// call, a create slower than half the TTL made the first renewal believe the TTL had passed,
+	// and the worker gave up a lock it held. Starting late is safe as long as the answer took less
+	// than a TTL to arrive, since Consul invalidates a session only after twice its TTL; the
+	// create's deadline makes sure of that.
+	cctx, cancel := context.WithTimeout(ctx, c.opts.SessionTTL)
+	defer cancel()
+	id, _, err := c.s.client.Session().CreateNoChecks(se, write(cctx))
 	if err != nil {
-		return nil, fmt.Errorf("create session: %w", classify(ctx, err))
+		return nil, fmt.Errorf("create session: %w", classify(cctx, err))
 	}
+	created := time.Now()
 	// The goroutines outlive Lock's ctx: they run until Unlock, so their context is the TaskRecord's.
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &holding{

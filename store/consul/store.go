@@ -4,6 +4,15 @@
 // Keys follow store.Keys under a prefix (default store.DefaultPrefix). Values are JSON so that
 // operators can read them in the Consul UI; next-id is the last allocated id in decimal.
 // Every error that comes from Consul being unreachable or failing matches store.ErrUnavailable.
+//
+// A worker's lock (TaskRecord) is not consulapi.Lock, for two reasons. Taking it must fail for a
+// task that no longer exists, so the lock is taken in one transaction with a check that the
+// task's spec exists (consulapi.Lock acquires a bare key, and a deleted task could be locked and
+// run by a worker that started late). And the lock must be given up before anyone else can take
+// it: Consul invalidates a session only after twice its TTL, so the holder stops producing once
+// it could not renew for one TTL (session.go), whereas consulapi.Lock reports the loss only
+// after the session is gone, when a successor may already be running. The dispatchers'
+// reconciler lock has neither need, and is a consulapi.Lock (leader.go).
 package consul
 
 import (
@@ -28,6 +37,8 @@ import (
 type Store struct {
 	client *consulapi.Client
 	keys   store.Keys
+	// callTimeout bounds each call the dispatcher's methods make; 0: only ctx bounds them.
+	callTimeout time.Duration
 }
 
 // New returns a store on client under prefix; an empty prefix means store.DefaultPrefix.
@@ -38,6 +49,24 @@ func New(client *consulapi.Client, prefix string) *Store {
 		prefix = store.DefaultPrefix
 	}
 	return &Store{client: client, keys: store.Keys{Prefix: prefix}}
+}
+
+// WithCallTimeout returns the store with each Consul call of its dispatcher-side methods
+// (Create, Get, Update, Delete, List, Page, Status, Ping) bounded by d, whatever their ctx: a
+// Consul that does not answer makes them fail with store.ErrUnavailable after d, while a Create
+// that loses races for an id under many concurrent submits may go on retrying within its ctx.
+func (s *Store) WithCallTimeout(d time.Duration) *Store {
+	c := *s
+	c.callTimeout = d
+	return &c
+}
+
+// call bounds one Consul call.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.callTimeout > 0 {
+		return context.WithTimeout(ctx, s.callTimeout)
+	}
+	return context.WithCancel(ctx)
 }
 
 func query(ctx context.Context) *consulapi.QueryOptions {
@@ -69,10 +98,14 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 	// skip steps past ids whose spec already exists although the counter is behind them (a
 	// counter restored from an old backup, say), so that ids are never reused.
 	var skip int64
+	var idemIndex uint64 // the idempotency key's ModifyIndex when a deleted task left it
 	for {
-		pair, _, err := kv.Get(s.keys.NextID(), query(ctx))
+		cctx, cancel := s.call(ctx)
+		pair, _, err := kv.Get(s.keys.NextID(), query(cctx))
+		err = classify(cctx, err) // before cancel, which would make any error look like ours
+		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("create task: read %s: %w", s.keys.NextID(), classify(ctx, err))
+			return 0, fmt.Errorf("create task: read %s: %w", s.keys.NextID(), err)
 		}
 		var last int64
 		var index uint64
@@ -94,18 +127,36 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.NextID(), Value: []byte(strconv.FormatInt(id, 10)), Index: index}},
 			{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Spec(id), Value: spec, Index: 0}},
 		}
-		ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+		if t.IdempotencyKey != "" {
+			// The key is claimed in the same transaction, so two retries of one submit racing on
+			// two dispatchers make one task. A key left by a deleted task is claimed over.
+			ops = append(ops, &consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCAS, Key: s.keys.Idempotency(t.IdempotencyKey), Value: []byte(strconv.FormatInt(id, 10)), Index: idemIndex}})
+		}
+		cctx, cancel = s.call(ctx)
+		ok, resp, _, err := s.client.Txn().Txn(ops, query(cctx))
+		err = classify(cctx, err)
+		cancel()
 		if err != nil {
-			return 0, fmt.Errorf("create task %d: %w", id, classify(ctx, err))
+			return 0, fmt.Errorf("create task %d: %w", id, err)
 		}
 		switch {
 		case ok:
 			t.ID = id
 			return id, nil
+		case t.IdempotencyKey != "" && failedOp(resp, 2):
+			prev, index, err := s.idempotent(ctx, t.IdempotencyKey)
+			if err != nil {
+				return 0, fmt.Errorf("create task: %w", err)
+			}
+			if prev != 0 {
+				return 0, fmt.Errorf("create task: %w", &store.DuplicateError{ID: prev})
+			}
+			idemIndex = index
 		case failedOp(resp, 0):
 			skip = 0
 			if err := bo.Wait(ctx); err != nil {
-				return 0, fmt.Errorf("create task: allocate id: %w", err)
+				// Consul answers, but other creates kept taking the next id first.
+				return 0, fmt.Errorf("create task: no id could be allocated in time, other creates took them first: %w: %w", store.ErrUnavailable, err)
 			}
 		case failedOp(resp, 1):
 			skip++
@@ -115,8 +166,34 @@ func (s *Store) Create(ctx context.Context, t *api.Task) (int64, error) {
 	}
 }
 
+// idempotent returns the task that holds idempotency key hash, 0 if none does, and the key's
+// ModifyIndex (0 when it does not exist) to claim it at.
+func (s *Store) idempotent(ctx context.Context, hash string) (int64, uint64, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	pair, _, err := s.client.KV().Get(s.keys.Idempotency(hash), query(ctx))
+	if err != nil {
+		return 0, 0, fmt.Errorf("read idempotency key: %w", classify(ctx, err))
+	}
+	if pair == nil {
+		return 0, 0, nil
+	}
+	id, err := strconv.ParseInt(string(pair.Value), 10, 64)
+	if err != nil {
+		return 0, pair.ModifyIndex, nil // not ours: claimed over
+	}
+	if _, _, err := s.get(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return 0, pair.ModifyIndex, nil
+	} else if err != nil {
+		return 0, 0, err
+	}
+	return id, pair.ModifyIndex, nil
+}
+
 // Get returns one task.
 func (s *Store) Get(ctx context.Context, id int64) (*api.Task, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	t, _, err := s.get(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("get task %d: %w", id, err)
@@ -144,6 +221,8 @@ func (s *Store) get(ctx context.Context, id int64) (*api.Task, uint64, error) {
 // two updates that read the same version both pass, so the write is also a compare-and-set on
 // the spec key's ModifyIndex as read.
 func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	if t == nil {
 		return errors.New("update task: nil task")
 	}
@@ -173,12 +252,23 @@ func (s *Store) Update(ctx context.Context, t *api.Task, prevVersion int64) erro
 	return fmt.Errorf("update task %d: %w", t.ID, store.ErrConflict)
 }
 
-// Delete removes the task's whole key tree: spec, status and lock. Removing the lock key makes a
-// running worker lose its lock, and its status can no longer be written.
+// Delete removes the task's whole key tree: spec, status and lock, and its idempotency key.
+// Removing the lock key makes a running worker lose its lock, and its status can no longer be
+// written.
 func (s *Store) Delete(ctx context.Context, id int64) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	t, index, err := s.get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete task %d: %w", id, err)
+	}
 	ops := consulapi.TxnOps{
-		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGet, Key: s.keys.Spec(id)}},
+		// The spec read is the one deleted: a concurrent change is refused, not lost.
+		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVCheckIndex, Key: s.keys.Spec(id), Index: index}},
 		{KV: &consulapi.KVTxnOp{Verb: consulapi.KVDeleteTree, Key: s.keys.Task(id)}},
+	}
+	if t.IdempotencyKey != "" {
+		ops = append(ops, &consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVDelete, Key: s.keys.Idempotency(t.IdempotencyKey)}})
 	}
 	ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
 	if err != nil {
@@ -188,7 +278,10 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 		return nil
 	}
 	if failedOp(resp, 0) {
-		return fmt.Errorf("delete task %d: %w", id, store.ErrNotFound)
+		if _, _, err := s.get(ctx, id); err != nil {
+			return fmt.Errorf("delete task %d: %w", id, err)
+		}
+		return fmt.Errorf("delete task %d: %w", id, store.ErrConflict)
 	}
 	return fmt.Errorf("delete task %d: %w", id, txnError(resp))
 }
@@ -196,6 +289,8 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // List returns every task in id order with its status, read in one recursive query so that the
 // list is a consistent snapshot. Keys that dts does not write are ignored.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	pairs, _, err := s.client.KV().List(s.keys.Tasks(), query(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", classify(ctx, err))
@@ -239,6 +334,78 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	return out, nil
 }
 
+// maxTxnOps is the most operations Consul takes in one transaction.
+const maxTxnOps = 64
+
+// Page returns limit tasks in id order from the offset-th on, each with its status, and how many
+// tasks there are. It reads the task ids (keys only, one level) and then only the page's specs
+// and statuses, so that a page costs the same whatever the number of tasks; a page larger than
+// one transaction holds is read with List.
+func (s *Store) Page(ctx context.Context, offset, limit int) ([]store.Record, int, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	if 2*limit > maxTxnOps {
+		recs, err := s.List(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if offset >= len(recs) {
+			return nil, len(recs), nil
+		}
+		return recs[offset:min(offset+limit, len(recs))], len(recs), nil
+	}
+	keys, _, err := s.client.KV().Keys(s.keys.Tasks(), "/", query(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", classify(ctx, err))
+	}
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		if id, _, ok := s.parseKey(k); ok {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	total := len(ids)
+	if offset >= len(ids) {
+		return nil, total, nil
+	}
+	ids = ids[offset:min(offset+limit, len(ids))]
+	ops := make(consulapi.TxnOps, 0, 2*len(ids))
+	for _, id := range ids {
+		ops = append(ops,
+			&consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGetOrEmpty, Key: s.keys.Spec(id)}},
+			&consulapi.TxnOp{KV: &consulapi.KVTxnOp{Verb: consulapi.KVGetOrEmpty, Key: s.keys.Status(id)}})
+	}
+	ok, resp, _, err := s.client.Txn().Txn(ops, query(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tasks: %w", classify(ctx, err))
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("list tasks: %w", txnError(resp))
+	}
+	out := make([]store.Record, 0, len(ids))
+	for i := 0; i+1 < len(resp.Results); i += 2 {
+		spec, status := resp.Results[i].KV, resp.Results[i+1].KV
+		if spec == nil || len(spec.Value) == 0 {
+			// What is left of a task being deleted: the keys listing saw its status or lock.
+			total--
+			continue
+		}
+		r := store.Record{Task: new(api.Task)}
+		if err := decode(&consulapi.KVPair{Key: spec.Key, Value: spec.Value}, r.Task); err != nil {
+			return nil, 0, fmt.Errorf("list tasks: %w", err)
+		}
+		if status != nil && len(status.Value) > 0 {
+			r.Status = new(api.Status)
+			if err := decode(&consulapi.KVPair{Key: status.Key, Value: status.Value}, r.Status); err != nil {
+				return nil, 0, fmt.Errorf("list tasks: %w", err)
+			}
+		}
+		out = append(out, r)
+	}
+	return out, total, nil
+}
+
 // parseKey splits "<prefix>tasks/<id>/<name>" into id and name; anything else is foreign.
 func (s *Store) parseKey(key string) (int64, string, bool) {
 	rest, ok := strings.CutPrefix(key, s.keys.Tasks())
@@ -259,6 +426,8 @@ func (s *Store) parseKey(key string) (int64, string, bool) {
 // Status returns a task's last reported status, nil if none was reported, and
 // store.ErrNotFound if the task does not exist.
 func (s *Store) Status(ctx context.Context, id int64) (*api.Status, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	// One query for the task's keys tells a missing task from a task without a status.
 	pairs, _, err := s.client.KV().List(s.keys.Task(id), query(ctx))
 	if err != nil {
@@ -288,6 +457,8 @@ func (s *Store) Status(ctx context.Context, id int64) (*api.Status, error) {
 
 // Ping checks that Consul answers and has a leader, without which no write can succeed.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	leader, err := s.client.Status().LeaderWithQueryOptions(query(ctx))
 	if err != nil {
 		return fmt.Errorf("ping consul: %w", classify(ctx, err))

@@ -40,6 +40,8 @@ func TestStore(t *testing.T, open func(t *testing.T) Backend) {
 		{"WatchTask", testWatchTask},
 		{"MissingTask", testMissingTask},
 		{"Relock", testRelock},
+		{"Page", testPage},
+		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -357,5 +359,95 @@ func testRelock(t *testing.T, b Backend) {
 		must(t, "unlock", c.Unlock(ctx))
 		waitClosed(t, "lost after unlock", lost)
 		wantErr(t, "save status after unlock", c.SaveStatus(ctx, NewStatus("w", i)), store.ErrLockLost)
+	}
+}
+
+// testPage reads pages: the right tasks in id order with their statuses, the total, and an empty
+// page past the end.
+func testPage(t *testing.T, b Backend) {
+	ctx := testContext(t)
+	var ids []int64
+	for i := range 7 {
+		ids = append(ids, create(t, ctx, b.Store, "p"+strconv.Itoa(i)).ID)
+	}
+	c := b.TaskRecord(ids[3], "w")
+	lock(t, ctx, c)
+	must(t, "save status", c.SaveStatus(ctx, NewStatus("w", 3)))
+	must(t, "delete", b.Store.Delete(ctx, ids[5]))
+	live := slices.Delete(slices.Clone(ids), 5, 6)
+	for _, tc := range []struct{ offset, limit int }{{0, 3}, {3, 3}, {6, 3}, {0, 20}, {2, 1}, {0, 100}} {
+		recs, total, err := b.Other.Page(ctx, tc.offset, tc.limit)
+		must(t, "page", err)
+		if total != len(live) {
+			t.Errorf("page %+v: total %d, want %d", tc, total, len(live))
+		}
+		var got []int64
+		for _, r := range recs {
+			got = append(got, r.Task.ID)
+			if (r.Status != nil) != (r.Task.ID == ids[3]) {
+				t.Errorf("task %d status %+v", r.Task.ID, r.Status)
+			}
+		}
+		want := live[min(tc.offset, len(live)):min(tc.offset+tc.limit, len(live))]
+		if !slices.Equal(got, want) {
+			t.Errorf("page %+v: ids %v, want %v", tc, got, want)
+		}
+	}
+}
+
+// testIdempotency: a second create with a task's idempotency key is refused with that task's
+// id, on either dispatcher, also when they race; once the task is deleted the key is free.
+func testIdempotency(t *testing.T, b Backend) {
+	ctx := testContext(t)
+	keyed := func(key string) *api.Task {
+		tk := NewTask("idem")
+		tk.IdempotencyKey = api.IdempotencyKeyHash(key)
+		return tk
+	}
+	first := keyed("k1")
+	id, err := b.Store.Create(ctx, first)
+	must(t, "create", err)
+	_, err = b.Other.Create(ctx, keyed("k1"))
+	var dup *store.DuplicateError
+	if !errors.As(err, &dup) || dup.ID != id || !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("second create with the key: %v, want a DuplicateError for task %d", err, id)
+	}
+	if _, err := b.Other.Create(ctx, keyed("k2")); err != nil {
+		t.Fatalf("create with another key: %v", err)
+	}
+
+	// Racing retries make one task.
+	var wg sync.WaitGroup
+	made := make(chan int64, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := b.Store
+			if i%2 == 1 {
+				s = b.Other
+			}
+			id, err := s.Create(ctx, keyed("race"))
+			switch {
+			case err == nil:
+				made <- id
+			case !errors.Is(err, store.ErrDuplicate):
+				t.Errorf("racing create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(made)
+	if n := len(made); n != 1 {
+		t.Errorf("racing creates with one key made %d tasks, want 1", n)
+	}
+
+	must(t, "delete", b.Store.Delete(ctx, id))
+	again, err := b.Other.Create(ctx, keyed("k1"))
+	if err != nil {
+		t.Fatalf("create with the key of a deleted task: %v", err)
+	}
+	if again == id {
+		t.Fatalf("id %d reused", id)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -446,6 +446,11 @@ func bigBody(max int) string {
 
 // httpJSON sends a request with net/http (for many concurrent calls) and decodes the envelope.
 func httpJSON(ctx context.Context, c *http.Client, method, url, body string) (*reply, error) {
+	return httpJSONHeader(ctx, c, method, url, body, nil)
+}
+
+// httpJSONHeader is httpJSON with extra request headers.
+func httpJSONHeader(ctx context.Context, c *http.Client, method, url, body string, hdr map[string]string) (*reply, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -456,6 +461,9 @@ func httpJSON(ctx context.Context, c *http.Client, method, url, body string) (*r
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(seedAPIUser, seedAPIPass)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
