@@ -37,8 +37,8 @@ type Alteration struct {
 // Alter merges an alter body into the stored task cur. The body replaces kafka, filters and
 // rate_limit. source and incr may be omitted or repeated, never changed (-409): source.host,
 // source.port and source.server_id stay; a username with a password is a new account (and ends
-// the use of the default one); a username alone must be the current one. resources absent keeps
-// the task's. The body must have passed ValidateAlter.
+// the use of the default one); a username alone must be the current one. resources and
+// retention_warn_share absent keep the task's. The body must have passed ValidateAlter.
 func Alter(cur *Task, body *TaskSpec, now time.Time) (*Alteration, error) {
 	next := body.Redacted()
 	out := &Alteration{UseDefault: cur.DefaultAccount}
@@ -71,6 +71,9 @@ func Alter(cur *Task, body *TaskSpec, now time.Time) (*Alteration, error) {
 	next.Incr = &incr
 	if next.Resources == nil {
 		next.Resources = cur.Spec.Resources
+	}
+	if next.RetentionWarnShare == 0 {
+		next.RetentionWarnShare = cur.Spec.RetentionWarnShare
 	}
 
 	t := *cur

@@ -123,6 +123,16 @@ func TestAlter(t *testing.T) {
 				t.Errorf("resources %+v", n.Spec.Resources)
 			}
 		}},
+		{name: "retention_warn_share absent keeps the task's", cur: stored(func(t *Task) { t.Spec.RetentionWarnShare = 0.5 }), body: body(), check: func(t *testing.T, n *Task) {
+			if n.Spec.RetentionWarnShare != 0.5 || n.Spec.EffectiveRetentionWarnShare() != 0.5 {
+				t.Errorf("retention_warn_share %v", n.Spec.RetentionWarnShare)
+			}
+		}},
+		{name: "retention_warn_share replaced", cur: stored(func(t *Task) { t.Spec.RetentionWarnShare = 0.5 }), body: body(func(s *TaskSpec) { s.RetentionWarnShare = 0.1 }), changed: true, check: func(t *testing.T, n *Task) {
+			if n.Spec.RetentionWarnShare != 0.1 {
+				t.Errorf("retention_warn_share %v", n.Spec.RetentionWarnShare)
+			}
+		}},
 		{name: "rate limit removed", cur: stored(func(t *Task) { t.Spec.RateLimit = &RateLimit{Rate: 5} }), body: body(), changed: true},
 	}
 	for _, tc := range tests {

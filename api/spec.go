@@ -188,6 +188,24 @@ type TaskSpec struct {
 	// Resources overrides what the task's worker reserves on the scheduler; absent: the
 	// dispatcher's defaults. An alter without it keeps the task's.
 	Resources *Resources `json:"resources,omitempty"`
+	// RetentionWarnShare is the share of the source's binlog retention under which the task's
+	// retention headroom (how long the binlog it resumes from is kept still) is a warning in its
+	// status: 0.25, the default, warns once less than a quarter of the retention is left. A
+	// property of the task rather than of the worker process, so that it reaches the worker the
+	// way the rest of the spec does (in Nomad and in dts dev alike) and an alter changes it live.
+	// An alter without it keeps the task's.
+	RetentionWarnShare float64 `json:"retention_warn_share,omitempty"`
+}
+
+// DefaultRetentionWarnShare is the retention_warn_share of a task that gives none.
+const DefaultRetentionWarnShare = 0.25
+
+// EffectiveRetentionWarnShare is RetentionWarnShare, or the default.
+func (s *TaskSpec) EffectiveRetentionWarnShare() float64 {
+	if s.RetentionWarnShare > 0 {
+		return s.RetentionWarnShare
+	}
+	return DefaultRetentionWarnShare
 }
 
 // Resources is what a worker reserves on its Nomad client. The dispatcher's defaults fit an idle

@@ -123,6 +123,11 @@ func TestValidate(t *testing.T) {
 		{"zero rate", func(s *TaskSpec) { s.RateLimit = &RateLimit{} }, "task.rate_limit.rate: must be a positive number of rows per second, got 0"},
 		{"negative rate", func(s *TaskSpec) { s.RateLimit = &RateLimit{Rate: -1} }, "task.rate_limit.rate: must be a positive number of rows per second, got -1"},
 		{"negative capacity", func(s *TaskSpec) { s.RateLimit = &RateLimit{Rate: 1, Capacity: -1} }, "task.rate_limit.capacity: must not be negative, got -1"},
+		{"retention_warn_share", func(s *TaskSpec) { s.RetentionWarnShare = 0.5 }, ""},
+		{"retention_warn_share small", func(s *TaskSpec) { s.RetentionWarnShare = 0.001 }, ""},
+		{"negative retention_warn_share", func(s *TaskSpec) { s.RetentionWarnShare = -0.1 }, "task.retention_warn_share: must be a share of the binlog retention above 0 and below 1 (0.25: warn once less than a quarter of it is left), got -0.1"},
+		{"whole retention_warn_share", func(s *TaskSpec) { s.RetentionWarnShare = 1 }, "task.retention_warn_share: must be a share of the binlog retention above 0 and below 1 (0.25: warn once less than a quarter of it is left), got 1"},
+		{"retention_warn_share as a percentage", func(s *TaskSpec) { s.RetentionWarnShare = 25 }, "task.retention_warn_share: must be a share of the binlog retention above 0 and below 1 (0.25: warn once less than a quarter of it is left), got 25"},
 		{"first bad field is named", func(s *TaskSpec) { s.Source.Port = 0; s.Kafka.Addr = "" }, "task.source.port: must be between 1 and 65535, got 0"},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -105,9 +106,13 @@ type Status struct {
 	// entry with table "*").
 	Tables []TableStats `json:"tables,omitempty"`
 	// RetentionHeadroomSeconds is how long the source keeps the binlog at the checkpoint
-	// still: its binlog retention minus the checkpoint's age. Absent when the source purges by
-	// no age.
+	// still: its binlog retention minus the checkpoint's age (see RetentionHeadroom). Absent when
+	// the source purges by no age.
 	RetentionHeadroomSeconds *float64 `json:"retention_headroom_seconds,omitempty"`
+	// BinlogRetentionSeconds is the source's binlog retention as the worker last read it
+	// (binlog_expire_logs_seconds, or expire_logs_days); absent when it purges by no age. With
+	// it, the headroom can be told at any time from the status alone.
+	BinlogRetentionSeconds *float64 `json:"binlog_retention_seconds,omitempty"`
 	// AppliedVersion is the spec version whose rules the worker applies from AppliedPos on:
 	// the transaction boundary where it switched to them (for the first version, where it
 	// started), at AppliedAt. The task's history shows it.
@@ -116,6 +121,29 @@ type Status struct {
 	AppliedAt      time.Time `json:"applied_at,omitzero"`
 	// Topics are the topics written since AppliedPos (for the markers of the next change).
 	Topics []string `json:"topics,omitempty"`
+}
+
+// RetentionHeadroom is the status's retention headroom at now, in whole seconds: the binlog
+// retention the worker last read minus the age of the checkpoint's transaction (of the copy's
+// start while the initial copy runs, since streaming resumes from the position taken before it).
+// The file holding a transaction is written at or after its commit and purged no sooner than the
+// retention after that, so this is how long the binlog the task resumes from is there at least.
+// Told from the status rather than taken from the report, it keeps counting down while no worker
+// runs. Without the retention (a status saved by an older worker) it is the reported
+// RetentionHeadroomSeconds; nil when neither is known.
+func (st *Status) RetentionHeadroom(now time.Time) *float64 {
+	if st.BinlogRetentionSeconds == nil {
+		return st.RetentionHeadroomSeconds
+	}
+	since := st.TransactionTime
+	if s := st.Snapshot; s != nil && !s.Done {
+		since = s.Started
+	}
+	if since.IsZero() {
+		return st.RetentionHeadroomSeconds
+	}
+	h := math.Trunc(*st.BinlogRetentionSeconds - now.Sub(since).Seconds())
+	return &h
 }
 
 // TableStats counts a table's changes as the task processed them (a change read again after a
@@ -229,6 +257,10 @@ type TaskSummary struct {
 	LagSeconds      float64           `json:"lag_seconds"`
 	RowsSent        uint64            `json:"rows_sent"`
 	Snapshot        *SnapshotProgress `json:"snapshot,omitempty"`
+	// RetentionHeadroomSeconds is how long the source keeps the binlog the task resumes from
+	// (Status.RetentionHeadroom as of the answer); absent when the source purges by no age or no
+	// worker has read its retention yet. Negative: that binlog may be gone.
+	RetentionHeadroomSeconds *float64 `json:"retention_headroom_seconds,omitempty"`
 }
 
 // TaskList is the data of GET /v1/task/list.

@@ -58,6 +58,9 @@ func (s *TaskSpec) validate(alter bool) error {
 			return err
 		}
 	}
+	if w := s.RetentionWarnShare; w != 0 && !(w > 0 && w < 1) {
+		return FieldError("task.retention_warn_share", "must be a share of the binlog retention above 0 and below 1 (0.25: warn once less than a quarter of it is left), got %v", w)
+	}
 	if r := s.RateLimit; r != nil {
 		if r.Rate < 0 || r.Rate == 0 && len(r.Tables) == 0 {
 			return FieldError("task.rate_limit.rate", "must be a positive number of rows per second, got %v", r.Rate)

@@ -30,6 +30,7 @@ func summarize(r store.Record, job *api.JobInfo, loc *time.Location) api.TaskSum
 		sum.LagSeconds = st.LagSeconds
 		sum.RowsSent = st.RowsSent
 		sum.Snapshot = st.Snapshot
+		sum.RetentionHeadroomSeconds = st.RetentionHeadroom(time.Now())
 		if st.UpdatedAt.After(updated) {
 			updated = st.UpdatedAt
 		}

@@ -117,3 +117,31 @@ func TestSummarizeZone(t *testing.T) {
 		t.Errorf("source_addr %q of a task without a source", s.SourceAddr)
 	}
 }
+
+// TestSummarizeHeadroom: the list tells the retention headroom from the status, so that it keeps
+// counting down while the worker is stopped; a status without the retention shows the headroom
+// the worker reported, and one without either shows none.
+func TestSummarizeHeadroom(t *testing.T) {
+	t.Parallel()
+	f := func(v float64) *float64 { return &v }
+	task := &api.Task{ID: 3, Version: 1, Desired: api.DesiredStopped, Spec: api.TaskSpec{Kafka: api.Kafka{Addr: "k:1"}}}
+	stopped := time.Now().Add(-2 * time.Hour)
+	st := &api.Status{State: api.StateStopped, TransactionTime: stopped.Add(-time.Minute), UpdatedAt: stopped,
+		BinlogRetentionSeconds: f(86400), RetentionHeadroomSeconds: f(86340)}
+	s := summarize(store.Record{Task: task, Status: st}, &api.JobInfo{Status: api.JobStopped}, time.UTC)
+	if h := s.RetentionHeadroomSeconds; h == nil || *h > 86400-7260 || *h < 86400-7270 {
+		t.Errorf("headroom %v two hours after the stop, want about %d", h, 86400-7260)
+	}
+
+	st.BinlogRetentionSeconds = nil
+	s = summarize(store.Record{Task: task, Status: st}, &api.JobInfo{Status: api.JobStopped}, time.UTC)
+	if h := s.RetentionHeadroomSeconds; h == nil || *h != 86340 {
+		t.Errorf("headroom %v of a status without the retention, want the reported 86340", h)
+	}
+
+	st.RetentionHeadroomSeconds = nil
+	s = summarize(store.Record{Task: task, Status: st}, &api.JobInfo{Status: api.JobStopped}, time.UTC)
+	if s.RetentionHeadroomSeconds != nil {
+		t.Errorf("headroom %v of a source that purges by no age", *s.RetentionHeadroomSeconds)
+	}
+}

@@ -86,7 +86,7 @@ func newMetrics() *metrics {
 			Name: "dts_worker_kafka_stalled_seconds", Help: "How long messages have waited for Kafka without any acknowledgement (0: none waiting, or acknowledgements coming).",
 		}),
 		starts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a rate limit change needs none).",
+			Name: "dts_worker_pipeline_starts_total", Help: "Pipeline starts: the first, then one per retry or spec change (a change of rate_limit or retention_warn_share needs none).",
 		}),
 	}
 	m.reg.MustRegister(m.rows, m.bytes, m.acked, m.filtered, m.txns, m.errors, m.lag, m.inflight, m.checkpointTS, m.snapshotRows, m.starts, m.oversized, m.kafkaStalled, m.txnsCommitted, m.limitWait, m.tableRows, m.tableBytes, m.headroom,

@@ -36,6 +36,7 @@ type pipeline struct {
 	report  *report
 	status  statusWriter
 	limit   *rateLimit
+	share   *warnShare
 	// stopCtx ends when the worker's stop budget is spent.
 	stopCtx context.Context
 }
@@ -371,10 +372,12 @@ func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkp
 		}
 		p.report.update(func(st *api.Status) {
 			st.Tables, st.Topics = e.tables.view(), e.topics.list()
-			st.RetentionHeadroomSeconds = nil
-			if h != nil {
-				s := float64(int64(h.seconds))
-				st.RetentionHeadroomSeconds = &s
+			if h != nil { // else not read yet: the retention read before stays
+				st.BinlogRetentionSeconds = nil
+				if h.keep > 0 {
+					s := h.keep.Seconds()
+					st.BinlogRetentionSeconds = &s
+				}
 			}
 		})
 		changed := p.report.checkpoint(c, open == 0 && e.caughtUp(), msg)

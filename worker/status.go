@@ -44,6 +44,7 @@ func (r *report) resume(prev *api.Status, specVersion int64) {
 		if prev != nil {
 			st.Pos, st.TransactionTime, st.RowsSent, st.Snapshot = prev.Pos, prev.TransactionTime, prev.RowsSent, prev.Snapshot
 			st.Tables, st.AppliedVersion, st.AppliedPos, st.AppliedAt, st.Topics = prev.Tables, prev.AppliedVersion, prev.AppliedPos, prev.AppliedAt, prev.Topics
+			st.BinlogRetentionSeconds = prev.BinlogRetentionSeconds
 		}
 	})
 	r.setCaughtUp(false)
@@ -130,7 +131,9 @@ func sameProgress(a, b *api.SnapshotProgress) bool {
 		(a.Table == nil) == (b.Table == nil) && (a.Table == nil || *a.Table == *b.Table)
 }
 
-// view returns the status as of now: a copy that shares nothing mutable, with the lag computed.
+// view returns the status as of now: a copy that shares nothing mutable, with the lag and the
+// retention headroom computed (the headroom also while no pipeline runs, as the binlog at the
+// checkpoint ages all the same).
 func (r *report) view() api.Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -144,6 +147,12 @@ func (r *report) view() api.Status {
 	st.LagSeconds = 0
 	if !r.caughtUp && !st.TransactionTime.IsZero() {
 		st.LagSeconds = math.Round(max(0, time.Since(st.TransactionTime).Seconds())*1000) / 1000
+	}
+	st.RetentionHeadroomSeconds = nil
+	if st.BinlogRetentionSeconds != nil {
+		keep := *st.BinlogRetentionSeconds
+		st.BinlogRetentionSeconds = &keep
+		st.RetentionHeadroomSeconds = st.RetentionHeadroom(time.Now())
 	}
 	return st
 }

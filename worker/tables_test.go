@@ -79,7 +79,8 @@ func TestTableRateLimit(t *testing.T) {
 }
 
 // TestRetentionHeadroom reports how long the source keeps the binlog at the checkpoint, and
-// warns, state Running, when that is short.
+// warns, state Running, when that is short under the task's retention_warn_share; an alter of
+// the share applies live.
 func TestRetentionHeadroom(t *testing.T) {
 	t.Parallel()
 	db := testenv.StartMariaDB(t, testenv.WithServerArgs("--binlog-expire-logs-seconds=3600"))
@@ -88,9 +89,10 @@ func TestRetentionHeadroom(t *testing.T) {
 	h := newHarness(t, db, kafka)
 	h.configure = func(c *worker.Config) {
 		c.RetentionCheckInterval = 200 * time.Millisecond
-		c.RetentionWarnShare = 0.9999 // any age is short
 	}
-	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "h"}, Filters: []api.Filter{{DBName: "h", Match: "t"}}})
+	spec := api.TaskSpec{Kafka: api.Kafka{Topic: "h"}, Filters: []api.Filter{{DBName: "h", Match: "t"}},
+		RetentionWarnShare: 0.9999} // any age is short
+	h.spec(spec)
 	h.start()
 	h.running()
 	db.Exec(t, "INSERT INTO h.t VALUES (1)")
@@ -100,11 +102,24 @@ func TestRetentionHeadroom(t *testing.T) {
 	if hr := *st.RetentionHeadroomSeconds; hr <= 3000 || hr > 3600 {
 		t.Errorf("headroom %v with a 3600s retention and a fresh checkpoint", hr)
 	}
+	if st.BinlogRetentionSeconds == nil || *st.BinlogRetentionSeconds != 3600 {
+		t.Errorf("binlog_retention_seconds %v, want 3600", st.BinlogRetentionSeconds)
+	}
 	if st.State != api.StateRunning {
 		t.Errorf("state %s with a short headroom: a warning, not a failure", st.State)
 	}
 	if h.metric("dts_worker_retention_headroom_seconds") <= 0 {
 		t.Errorf("no headroom metric")
+	}
+
+	starts := h.metric("dts_worker_pipeline_starts_total")
+	spec.RetentionWarnShare = 0.01
+	h.spec(spec)
+	h.waitStatus("the warning gone", func(s *api.Status) bool {
+		return s.RetentionHeadroomSeconds != nil && !strings.Contains(s.Message, "purges its binlog")
+	})
+	if n := h.metric("dts_worker_pipeline_starts_total"); n != starts {
+		t.Errorf("a retention_warn_share change restarted the pipeline (%v -> %v)", starts, n)
 	}
 }
 

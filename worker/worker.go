@@ -55,10 +55,9 @@ type Config struct {
 	// MaxPacketBytes bounds one packet from the source (a row event); default 256 MiB.
 	MaxPacketBytes int
 	// RetentionCheckInterval is how often the source's binlog retention is read (default 1m).
+	// The share of it under which the headroom is a warning is the task's
+	// (retention_warn_share).
 	RetentionCheckInterval time.Duration
-	// RetentionWarnShare is the share of the source's binlog retention under which the headroom
-	// left at the checkpoint is a warning in the status (default 0.25).
-	RetentionWarnShare float64
 	// Pprof serves Go's profiles under /debug/pprof/ on the listener.
 	Pprof bool
 }
@@ -90,9 +89,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = time.Minute
-	}
-	if c.RetentionWarnShare <= 0 {
-		c.RetentionWarnShare = 0.25
 	}
 	if c.ServiceAddr == "" && c.Listener != nil {
 		c.ServiceAddr = c.Listener.Addr().String()
@@ -189,6 +185,7 @@ func (w *Worker) loop(ctx context.Context) error {
 	bo := backoff.New(w.cfg.RetryMin, w.cfg.RetryMax)
 	first := true
 	limit := newRateLimit(nil)
+	share := new(warnShare)
 	for {
 		task, err := w.cfg.Record.Task(ctx)
 		var prev *api.Status
@@ -218,16 +215,17 @@ func (w *Worker) loop(ctx context.Context) error {
 		}
 
 		limit.set(task.Spec.RateLimit)
+		share.set(&task.Spec)
 		p := &pipeline{
 			task: task, prev: prev, cfg: &w.cfg, log: w.log.With("spec_version", task.Version),
-			metrics: w.metrics, report: w.report, status: w.status, limit: limit, stopCtx: w.stopCtx,
+			metrics: w.metrics, report: w.report, status: w.status, limit: limit, share: share, stopCtx: w.stopCtx,
 		}
 		actx, stop := context.WithCancelCause(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.watchSpec(actx, task, limit, stop)
+			w.watchSpec(actx, task, limit, share, stop)
 		}()
 		started := time.Now()
 		err = p.run(actx)
@@ -310,9 +308,9 @@ func (w *Worker) wait(ctx context.Context, task *api.Task, d time.Duration) (cha
 	}
 }
 
-// watchSpec applies spec changes: a new rate limit live, anything else by stopping the attempt
-// (the loop then reads the new spec).
-func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit, stop context.CancelCauseFunc) {
+// watchSpec applies spec changes: a new rate limit or retention_warn_share live, anything else
+// by stopping the attempt (the loop then reads the new spec).
+func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit, share *warnShare, stop context.CancelCauseFunc) {
 	cur := task
 	for {
 		t, err := w.cfg.Record.WatchTask(ctx, cur.Version)
@@ -330,9 +328,10 @@ func (w *Worker) watchSpec(ctx context.Context, task *api.Task, limit *rateLimit
 			}
 			continue
 		}
-		if onlyRateLimitChanged(cur, t) {
-			w.log.Info("rate limit changed", "version", t.Version)
+		if onlyLiveChanged(cur, t) {
+			w.log.Info("rate limit or retention_warn_share changed", "version", t.Version)
 			limit.set(t.Spec.RateLimit)
+			share.set(&t.Spec)
 			w.report.setSpecVersion(t.Version)
 			cur = t
 			continue
@@ -388,9 +387,11 @@ func (w *Worker) retrying(ctx context.Context, err error, in time.Duration) {
 	}
 }
 
-// onlyRateLimitChanged reports whether b differs from a in nothing but the rate limit.
-func onlyRateLimitChanged(a, b *api.Task) bool {
+// onlyLiveChanged reports whether b differs from a in nothing but what a running pipeline takes
+// on without a restart: the rate limit and retention_warn_share.
+func onlyLiveChanged(a, b *api.Task) bool {
 	x, y := a.Spec.Clone(), b.Spec.Clone()
 	x.RateLimit, y.RateLimit = nil, nil
+	x.RetentionWarnShare, y.RetentionWarnShare = 0, 0
 	return x.Equal(y) && a.Desired == b.Desired
 }
