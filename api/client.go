@@ -93,6 +93,13 @@ func (c *Client) Get(ctx context.Context, id int64) (*TaskDetail, error) {
 	return &out, c.do(ctx, http.MethodGet, "/v1/task/"+strconv.FormatInt(id, 10), nil, &out)
 }
 
+// GetJSON returns one task in detail as the dispatcher wrote it (the data of its answer), for
+// callers that pass it on: a field this client does not know yet is kept.
+func (c *Client) GetJSON(ctx context.Context, id int64) (json.RawMessage, error) {
+	var out json.RawMessage
+	return out, c.do(ctx, http.MethodGet, "/v1/task/"+strconv.FormatInt(id, 10), nil, &out)
+}
+
 // Stop stops a task's worker; its position is kept.
 func (c *Client) Stop(ctx context.Context, id int64) error {
 	return c.do(ctx, http.MethodPost, "/v1/task/"+strconv.FormatInt(id, 10)+"/stop", nil, nil)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/dtsrepl/dts/api"
 )
@@ -36,7 +37,10 @@ Every command takes --addr [DTS_ADDR], --auth-user [DTS_AUTH_USER] and --auth-pa
 [DTS_AUTH_PASSWORD].
 `
 
-func runTask(ctx context.Context, args []string) error {
+func runTask(ctx context.Context, args []string) error { return taskCommand(ctx, args, os.Stdout) }
+
+// taskCommand runs dts task, writing what it prints to out.
+func taskCommand(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(os.Stderr, taskUsage)
 		if len(args) == 0 {
@@ -89,7 +93,6 @@ func runTask(ctx context.Context, args []string) error {
 		}
 		return n, nil
 	}
-	out := os.Stdout
 	switch cmd {
 	case "submit":
 		spec, err := readTaskFile(*file)
@@ -137,12 +140,16 @@ func runTask(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		if *asJSON {
+			raw, err := c.GetJSON(ctx, n)
+			if err != nil {
+				return err
+			}
+			return printRaw(out, raw)
+		}
 		d, err := c.Get(ctx, n)
 		if err != nil {
 			return err
-		}
-		if *asJSON {
-			return printJSON(out, d)
 		}
 		printTask(out, d)
 		return nil
@@ -209,16 +216,28 @@ func printJSON(w io.Writer, v any) error {
 	return e.Encode(v)
 }
 
+// printRaw writes the JSON the dispatcher answered, indented, and nothing else: no field is
+// lost or renamed on the way.
+func printRaw(w io.Writer, raw json.RawMessage) error {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return fmt.Errorf("answer is not JSON: %w", err)
+	}
+	b.WriteByte('\n')
+	_, err := b.WriteTo(w)
+	return err
+}
+
 func printTasks(w io.Writer, l *api.TaskList) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tKAFKA\tPOS\tTRANSACTION TIME\tLAG\tROWS\tUPDATED\tWORKER\tMESSAGE")
+	fmt.Fprintln(tw, "ID\tSTATE\tSOURCE\tKAFKA\tPOS\tTRANSACTION TIME\tLAG\tHEADROOM\tROWS\tUPDATED\tWORKER\tMESSAGE")
 	for _, t := range l.Tasks {
 		state := string(t.State)
 		if p := t.Snapshot; p != nil && !p.Done {
 			state += fmt.Sprintf(" %d/%d tables, %s rows", p.TablesDone, len(p.Tables), progress(p.RowsCopied, p.RowsEstimated))
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%d\t%s\t%s\t%s\n", t.ID, state, t.SourceAddr, t.DestAddr,
-			dash(t.Pos), dash(t.TransactionTime), t.LagSeconds, t.RowsSent, dash(t.UpdatedAt), dash(t.ServiceAddr), oneLine(t.Message))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%.1fs\t%s\t%d\t%s\t%s\t%s\n", t.ID, state, t.SourceAddr, t.DestAddr,
+			dash(t.Pos), dash(t.TransactionTime), t.LagSeconds, headroom(t.RetentionHeadroomSeconds), t.RowsSent, dash(t.UpdatedAt), dash(t.ServiceAddr), oneLine(t.Message))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%d of %d tasks\n", len(l.Tasks), l.Total)
@@ -236,6 +255,7 @@ func printTask(w io.Writer, d *api.TaskDetail) {
 	row("position", dash(d.Pos))
 	row("transaction time", dash(d.TransactionTime))
 	row("lag", fmt.Sprintf("%.1fs", d.LagSeconds))
+	row("retention headroom", headroomDetail(d.RetentionHeadroomSeconds))
 	row("rows sent", strconv.FormatUint(d.RowsSent, 10))
 	row("worker", dash(d.ServiceAddr))
 	row("updated", dash(d.UpdatedAt))
@@ -248,11 +268,66 @@ func printTask(w io.Writer, d *api.TaskDetail) {
 		row("job", fmt.Sprintf("%s %s %s %s", j.ID, j.Status, j.AllocStatus, j.Message))
 	}
 	tw.Flush()
+	if d.Status != nil {
+		printTableStats(w, d.Status.Tables)
+	}
 	fmt.Fprintln(w, "spec:")
 	e := json.NewEncoder(w)
 	e.SetIndent("  ", "  ")
 	_ = e.Encode(d.Spec)
 	printHistory(w, d.History)
+}
+
+// printTableStats writes what the task counted per table, for dts task get.
+func printTableStats(w io.Writer, tables []api.TableStats) {
+	if len(tables) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "tables:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TABLE\tINSERTS\tUPDATES\tDELETES\tDDL\tCOPIED\tFILTERED\tBYTES")
+	for _, t := range tables {
+		name := api.TableRef{DB: t.DB, Table: t.Table}.String()
+		if t.DB == "" && t.Table == "*" {
+			name = "* (other tables)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, t.Inserts, t.Updates, t.Deletes, t.DDL, t.Copied, t.Filtered, t.Bytes)
+	}
+	tw.Flush()
+}
+
+// headroom writes a retention headroom for a column: "-" when unknown, else its size in the
+// two largest units that matter ("6d23h", "5h12m", "42m", "30s"), negative when the binlog the
+// task resumes from may be gone.
+func headroom(secs *float64) string {
+	if secs == nil {
+		return "-"
+	}
+	d := time.Duration(*secs) * time.Second
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%s%dd%02dh", sign, d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%s%dh%02dm", sign, d/time.Hour, d%time.Hour/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%s%dm", sign, d/time.Minute)
+	}
+	return fmt.Sprintf("%s%ds", sign, d/time.Second)
+}
+
+// headroomDetail is headroom with what it means, for dts task get.
+func headroomDetail(secs *float64) string {
+	switch {
+	case secs == nil:
+		return "- (the source purges its binlog by no age, or no worker has read it yet)"
+	case *secs < 0:
+		return headroom(secs) + " (the binlog the task resumes from may be purged already)"
+	}
+	return headroom(secs) + " before the source may purge the binlog the task resumes from"
 }
 
 func progress(done, estimate uint64) string {

@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -151,6 +153,16 @@ func TestChecksCLI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "history:") || !strings.Contains(out, "submit") {
 		t.Errorf("dts task get: %v:\n%s", err, out)
 	}
+	// Per-table statistics in dts task get, as the worker counted them: the copy sent the 5 rows
+	// of each matched table.
+	copied := regexp.MustCompile(`(?m)^  oa_data_service\.xes_class_students_1 +0 +0 +0 +0 +5 +0 +[1-9][0-9]*$`)
+	eventually(t, 30*time.Second, "per-table statistics in dts task get", func() error {
+		out, err := cli("get", "1")
+		if err != nil || !copied.MatchString(out) || !strings.Contains(out, "retention headroom") {
+			return fmt.Errorf("%v:\n%s", err, out)
+		}
+		return nil
+	})
 
 	// A consistent task verifies clean.
 	out, err = cli("verify", "1", "--wait")

@@ -36,6 +36,11 @@ var leakOptions = []goleak.Option{
 	// sarama's circuit breaker, once opened, sleeps out its timeout (10s) in a goroutine of its
 	// own and then ends.
 	goleak.IgnoreAnyFunction("github.com/eapache/go-resiliency/breaker.(*Breaker).timer"),
+	// fasthttp (under the dispatcher's fiber app) keeps the Date header fresh from one
+	// process-wide goroutine, and a stopped server's worker-pool cleaner sleeps out its idle
+	// period (10s) before it sees the stop.
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+	goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 }
 
 // RepoRoot is the root of the dts source tree (the directory holding go.mod).
