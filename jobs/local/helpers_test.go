@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -12,7 +11,12 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/internal/testenv"
 )
+
+// TestMain checks, after the tests, that no goroutine of a supervisor, a worker or a listener
+// outlived them (goleak, through testenv.Main).
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 var _ dispatcher.Launcher = (*Launcher)(nil)
 
@@ -54,28 +58,9 @@ func (s *memSecrets) CredentialIDs(context.Context) ([]int64, error) {
 	return slices.Sorted(maps.Keys(s.m)), nil
 }
 
-// checkNoLeak fails the test if goroutines started during it are still running after its
-// cleanups. Register it first so that it runs last.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
 // newTestLauncher returns a launcher with short backoffs, closed at the end of the test.
 func newTestLauncher(t *testing.T, run RunFunc) (*Launcher, *memSecrets) {
 	t.Helper()
-	checkNoLeak(t)
 	secrets := newMemSecrets()
 	l := mustNew(t, Config{Run: run, Secrets: secrets, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	l.policy = restartPolicy{min: 20 * time.Millisecond, max: 80 * time.Millisecond, reset: time.Hour}
