@@ -167,7 +167,8 @@ type RateLimit struct {
 	Rate     float64 `json:"rate"`
 	Capacity int     `json:"capacity,omitempty"`
 	// Tables limits tables beside the task: "db.table", or "db./regex/" selecting tables of db
-	// whose whole name matches; each matched table gets a bucket of its own.
+	// whose whole name matches. The tables a key selects share its bucket; a table several keys
+	// select takes the first key in sorted order (worker/emit.go, rateLimit).
 	Tables map[string]TableRateLimit `json:"tables,omitempty"`
 }
 

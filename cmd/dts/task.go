@@ -22,8 +22,9 @@ const taskUsage = `Usage: dts task <command> [flags]
 Commands:
   submit -f FILE       submit the task in FILE (the submit body {"task":{...}}, or the task object; - is stdin);
                        --force stores it although its precheck fails
-  list                 list tasks (--page, --per-page, --json)
-  get ID               show one task with its history (--json)
+  list                 list tasks, with their retention headroom (--page, --per-page, --json)
+  get ID               show one task: status, retention headroom, per-table statistics, history
+                       (--json: the dispatcher's answer as it is)
   alter ID -f FILE     replace a task's spec (source and incr may be left out; --force as for submit)
   precheck -f FILE     check the task in FILE against its source and Kafka, without submitting it (--json)
   preview -f FILE      show the records the task would send for the first rows of each table (--rows N, --json)
