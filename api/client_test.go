@@ -1,48 +1,19 @@
 package api_test
 
 import (
-	"context"
 	"errors"
-	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/dtsrepl/dts/api"
-	"github.com/dtsrepl/dts/dispatcher"
-	"github.com/dtsrepl/dts/jobs/local"
-	"github.com/dtsrepl/dts/store/bolt"
+	"github.com/dtsrepl/dts/internal/devstack"
 )
 
 // serve runs a dispatcher on the embedded store and the local launcher, whose workers wait to be
 // stopped, and returns a client of it with the given credentials.
 func serve(t *testing.T, user, password string) *api.Client {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	l, err := local.New(local.Config{Secrets: db, Run: func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
-		<-ctx.Done()
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close(context.Background()) })
-	srv, err := dispatcher.New(dispatcher.Config{Store: db, Launcher: l, AuthUser: "op", AuthPassword: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	c, err := api.NewClient(&api.ClientConfig{Address: ln.Addr().String(), User: user, Password: password})
+	st := devstack.Start(t, devstack.Config{AuthUser: "op", AuthPassword: "pw"})
+	c, err := api.NewClient(&api.ClientConfig{Address: st.URL, User: user, Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}

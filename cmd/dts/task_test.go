@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dtsrepl/dts/api"
-	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/internal/devstack"
 	"github.com/dtsrepl/dts/internal/testenv"
 	"github.com/dtsrepl/dts/jobs/local"
 	"github.com/dtsrepl/dts/store/bolt"
@@ -39,43 +38,23 @@ func reported(now time.Time) *api.Status {
 // report reported's status through the store as a worker does, and returns its address.
 func taskServer(t *testing.T) string {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "dts.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	run := func(ctx context.Context, task *api.Task, _ api.Credentials, _ net.Listener) error {
-		rec := db.TaskRecord(task.ID, "test worker")
-		if _, err := rec.Lock(ctx); err != nil {
-			return err
+	worker := func(db *bolt.DB) local.RunFunc {
+		return func(ctx context.Context, task *api.Task, _ api.Credentials, _ net.Listener) error {
+			rec := db.TaskRecord(task.ID, "test worker")
+			if _, err := rec.Lock(ctx); err != nil {
+				return err
+			}
+			defer rec.Unlock(context.Background())
+			st := reported(time.Now())
+			st.SpecVersion = task.Version
+			if err := rec.SaveStatus(ctx, st); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return nil
 		}
-		defer rec.Unlock(context.Background())
-		st := reported(time.Now())
-		st.SpecVersion = task.Version
-		if err := rec.SaveStatus(ctx, st); err != nil {
-			return err
-		}
-		<-ctx.Done()
-		return nil
 	}
-	l, err := local.New(local.Config{Secrets: db, Run: run})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close(context.Background()) })
-	srv, err := dispatcher.New(dispatcher.Config{Store: db, Launcher: l, AuthUser: "op", AuthPassword: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
+	return devstack.Start(t, devstack.Config{AuthUser: "op", AuthPassword: "pw", Worker: worker}).URL
 }
 
 // dtsTask runs `dts task args...` against addr and returns what it printed.
