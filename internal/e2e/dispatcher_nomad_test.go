@@ -231,6 +231,7 @@ func TestNomadEndToEnd(t *testing.T) {
 	})
 
 	badInput(t, &rec, base, db.Port, kaddr)
+	kafkaSecrets := securedKafkaUnderNomad(t, &rec, base, db, nomad, consul)
 
 	if exited, err := srv.Proc.Exited(); exited {
 		t.Fatalf("the dispatcher exited: %v", err)
@@ -243,6 +244,10 @@ func TestNomadEndToEnd(t *testing.T) {
 	noSecret(t, "response", seedDBPassword, rec.all()...)
 	noSecret(t, "consul kv after delete", seedDBPassword, consulValues(t, consul)...)
 	noSecret(t, "worker log", seedDBPassword, wlogs...)
+	for _, secret := range kafkaSecrets {
+		noSecret(t, "dispatcher log (kafka)", secret, log)
+		noSecret(t, "response (kafka)", secret, rec.all()...)
+	}
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, `"level":"ERROR"`) {
 			t.Errorf("the dispatcher logged an error: %s", line)
@@ -455,4 +460,76 @@ func dumpWorkerLogs(t *testing.T, dataDir string) {
 		}
 		t.Logf("---- %s ----\n%s", f, b)
 	}
+}
+
+// securedKafkaUnderNomad runs a task to a broker that requires mutual TLS and SCRAM-SHA-512 on
+// a Nomad-run worker, which gets the secrets from the task's Variable through its template: rows
+// arrive; a rotation of the SASL password to a wrong one reaches the running worker (Failed,
+// naming kafka.sasl) and so does the rotation back. The job, its versions and Consul hold no
+// secret; the Variable holds them. The task is deleted at the end; it returns the secrets, for
+// the caller's checks of the logs and responses.
+func securedKafkaUnderNomad(t *testing.T, rec *recorder, base string, db *testenv.MariaDB, nomad *testenv.Nomad, consul *testenv.Consul) []string {
+	t.Helper()
+	const user, pass, wrong = "dts-nomad", "sasl-Nomad-0b7e1f", "sasl-Wrong-c4d2aa"
+	ca := testenv.NewCA(t, "kafka-ca")
+	client := ca.Issue(t, "dts-worker")
+	kafka := testenv.StartSecureKafka(t, 1, testenv.SecureKafka{CA: ca, RequireClientCert: true, Mechanism: api.SASLScramSHA512, User: user, Password: pass})
+	body := func(sasl, key string) string {
+		spec := api.TaskSpec{
+			Source: &api.Source{Host: "127.0.0.1", Port: db.Port, Username: seedDBUser, Password: seedDBPassword},
+			Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "secured",
+				TLS:  &api.KafkaTLS{Enabled: true, CAPEM: ca.PEM, CertPEM: client.CertPEM, KeyPEM: key},
+				SASL: &api.KafkaSASL{Mechanism: api.SASLScramSHA512, Username: user, Password: sasl}},
+			Filters: []api.Filter{{DBName: "oa_data_service", Match: "check_delay"}},
+		}
+		return mustJSON(t, api.SubmitRequest{Task: &spec})
+	}
+	var sub api.SubmitResponse
+	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit", body(pass, client.KeyPEM)).ok(t, &sub)
+	jobID := fmt.Sprintf("dts-task-%d", sub.ID)
+	rec.waitState(t, base, sub.ID, api.StateRunning, 90*time.Second)
+	db.Exec(t, "INSERT INTO oa_data_service.check_delay VALUES (9001, NOW())")
+	kafka.WaitRecords(t, "secured", 1, 60*time.Second)
+
+	alter := fmt.Sprintf("/v1/dispatch/alter/%d", sub.ID)
+	rec.api(t, base, http.MethodPut, alter, body(wrong, "")).ok(t, nil)
+	failed := rec.waitState(t, base, sub.ID, api.StateFailed, 90*time.Second)
+	if !strings.Contains(failed.Message, "kafka.sasl") {
+		t.Errorf("a wrong SASL password under Nomad: %s", failed.Message)
+	}
+	rec.api(t, base, http.MethodPut, alter, body(pass, "")).ok(t, nil)
+	rec.waitState(t, base, sub.ID, api.StateRunning, 90*time.Second)
+	t.Logf("secured Kafka under Nomad: the wrong password reached the worker (%s), and the right one again", failed.Message)
+	db.Exec(t, "INSERT INTO oa_data_service.check_delay VALUES (9002, NOW())")
+	kafka.WaitRecords(t, "secured", 2, 60*time.Second)
+
+	v, _, err := nomad.Client.Variables().Read("nomad/jobs/"+jobID, nil)
+	if err != nil {
+		t.Fatalf("read the task's variable: %v", err)
+	}
+	if v.Items["kafka_sasl_password"] != pass || v.Items["kafka_key_pem"] != client.KeyPEM || v.Items["password"] != seedDBPassword {
+		t.Errorf("the task's Variable does not hold its current secrets")
+	}
+	job, _, err := nomad.Client.Jobs().Info(jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{mustJSON(t, job)}
+	versions, diffs, _, err := nomad.Client.Jobs().Versions(jobID, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range versions {
+		texts = append(texts, mustJSON(t, j))
+	}
+	texts = append(texts, mustJSON(t, diffs))
+	secrets := []string{pass, wrong, keyBody(client.KeyPEM)}
+	wlogs := workerLogs(t, nomad.DataDir)
+	for _, secret := range append(secrets, seedDBPassword) {
+		noSecret(t, "nomad job (kafka)", secret, texts...)
+		noSecret(t, "consul kv (kafka)", secret, consulValues(t, consul)...)
+		noSecret(t, "worker log (kafka)", secret, wlogs...)
+	}
+	rec.api(t, base, http.MethodDelete, fmt.Sprintf("/v1/task/%d", sub.ID), "").ok(t, nil)
+	return secrets
 }
