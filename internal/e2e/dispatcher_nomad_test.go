@@ -181,23 +181,11 @@ func TestNomadEndToEnd(t *testing.T) {
 	if v.Items["password"] != seedDBPassword {
 		t.Errorf("the task's variable does not hold the source password")
 	}
-	job, _, err := nomad.Client.Jobs().Info(jobID, nil)
-	if err != nil {
-		t.Fatal(err)
+	jobTexts, versions := jobHistory(t, nomad.Client, jobID)
+	t.Logf("job %s has %d versions", jobID, versions)
+	if versions < 2 {
+		t.Errorf("job %s has %d versions, want the alter and the restart to have made more", jobID, versions)
 	}
-	jobTexts := []string{mustJSON(t, job)}
-	versions, diffs, _, err := nomad.Client.Jobs().Versions(jobID, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("job %s has %d versions", jobID, len(versions))
-	if len(versions) < 2 {
-		t.Errorf("job %s has %d versions, want the alter and the restart to have made more", jobID, len(versions))
-	}
-	for _, j := range versions {
-		jobTexts = append(jobTexts, mustJSON(t, j))
-	}
-	jobTexts = append(jobTexts, mustJSON(t, diffs))
 	noSecret(t, "nomad job", seedDBPassword, jobTexts...)
 	kvBefore := consulValues(t, consul)
 	if len(kvBefore) == 0 {
@@ -321,6 +309,25 @@ func badInput(t *testing.T, rec *recorder, base string, port int, kaddr string) 
 	}
 	rep := rec.curl(t, "", "-sS", "-i", base+"/healthz")
 	rep.ok(t, nil)
+}
+
+// jobHistory returns the job as Nomad keeps it, each of its versions and their diffs, as JSON,
+// and how many versions it has.
+func jobHistory(t *testing.T, c *nomadapi.Client, jobID string) ([]string, int) {
+	t.Helper()
+	job, _, err := c.Jobs().Info(jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{mustJSON(t, job)}
+	versions, diffs, _, err := c.Jobs().Versions(jobID, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range versions {
+		texts = append(texts, mustJSON(t, j))
+	}
+	return append(texts, mustJSON(t, diffs)), len(versions)
 }
 
 func waitJobRunning(t *testing.T, c *nomadapi.Client, jobID string) {
@@ -510,19 +517,7 @@ func securedKafkaUnderNomad(t *testing.T, rec *recorder, base string, db *testen
 	if v.Items["kafka_sasl_password"] != pass || v.Items["kafka_key_pem"] != client.KeyPEM || v.Items["password"] != seedDBPassword {
 		t.Errorf("the task's Variable does not hold its current secrets")
 	}
-	job, _, err := nomad.Client.Jobs().Info(jobID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts := []string{mustJSON(t, job)}
-	versions, diffs, _, err := nomad.Client.Jobs().Versions(jobID, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, j := range versions {
-		texts = append(texts, mustJSON(t, j))
-	}
-	texts = append(texts, mustJSON(t, diffs))
+	texts, _ := jobHistory(t, nomad.Client, jobID)
 	secrets := []string{pass, wrong, keyBody(client.KeyPEM)}
 	wlogs := workerLogs(t, nomad.DataDir)
 	for _, secret := range append(secrets, seedDBPassword) {
