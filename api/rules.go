@@ -32,16 +32,32 @@ type Alteration struct {
 	// UseDefault says that the task logs in with the dispatcher's default account, which the
 	// caller must check against its allow-list and hand to the launcher again.
 	UseDefault bool
+	// SASLPassword and KeyPEM say what the alter does to the task's Kafka secrets; Merge makes
+	// the credentials its worker gets.
+	SASLPassword, KeyPEM SecretChange
+	// saslPassword and keyPEM are the Kafka secrets the body gives.
+	saslPassword, keyPEM string
 }
 
 // Alter merges an alter body into the stored task cur. The body replaces kafka, filters and
 // rate_limit. source and incr may be omitted or repeated, never changed (-409): source.host,
 // source.port and source.server_id stay; a username with a password is a new account (and ends
 // the use of the default one); a username alone must be the current one. resources and
-// retention_warn_share absent keep the task's. The body must have passed ValidateAlter.
+// retention_warn_share absent keep the task's. The Kafka secrets follow the same rule:
+// kafka.sasl without a password keeps the stored one for the same user, kafka.tls with the
+// task's cert_pem and no key_pem keeps the stored key, and a body that drops kafka.sasl or the
+// client certificate drops its secret. The body must have passed ValidateAlter.
 func Alter(cur *Task, body *TaskSpec, now time.Time) (*Alteration, error) {
 	next := body.Redacted()
 	out := &Alteration{UseDefault: cur.DefaultAccount}
+	var err error
+	if out.SASLPassword, err = saslChange(cur.Spec.Kafka.SASL, body.Kafka.SASL); err != nil {
+		return nil, err
+	}
+	if out.KeyPEM, err = keyChange(&cur.Spec.Kafka, &body.Kafka); err != nil {
+		return nil, err
+	}
+	out.saslPassword, out.keyPEM = body.Kafka.Secrets()
 	if body.Source != nil {
 		old := cur.Spec.Source
 		if old == nil || body.Source.Host != old.Host || body.Source.Port != old.Port {

@@ -134,6 +134,26 @@ func TestAlter(t *testing.T) {
 			}
 		}},
 		{name: "rate limit removed", cur: stored(func(t *Task) { t.Spec.RateLimit = &RateLimit{Rate: 5} }), body: body(), changed: true},
+		{name: "other SASL user needs a password", cur: stored(withSASL), body: body(func(s *TaskSpec) {
+			s.Kafka.SASL = &KafkaSASL{Mechanism: SASLScramSHA512, Username: "bob"}
+		}), code: CodeBadRequest, field: "task.kafka.sasl.password"},
+		{name: "SASL added without a password", cur: stored(), body: body(func(s *TaskSpec) {
+			s.Kafka.SASL = &KafkaSASL{Mechanism: SASLScramSHA512, Username: "dts"}
+		}), code: CodeBadRequest, field: "task.kafka.sasl.password"},
+		{name: "other client certificate needs its key", cur: stored(withCert), body: body(func(s *TaskSpec) {
+			s.Kafka.TLS = &KafkaTLS{Enabled: true, CertPEM: "other cert"}
+		}), code: CodeBadRequest, field: "task.kafka.tls.key_pem"},
+		{name: "client certificate added without its key", cur: stored(), body: body(func(s *TaskSpec) {
+			s.Kafka.TLS = &KafkaTLS{Enabled: true, CertPEM: "cert"}
+		}), code: CodeBadRequest, field: "task.kafka.tls.key_pem"},
+		{name: "kafka secrets are not stored in the spec", cur: stored(withSASL, withCert), body: body(func(s *TaskSpec) {
+			s.Kafka.SASL = &KafkaSASL{Mechanism: SASLScramSHA512, Username: "dts", Password: "new sasl"}
+			s.Kafka.TLS = &KafkaTLS{Enabled: true, CertPEM: "cert", KeyPEM: "new key"}
+		}), check: func(t *testing.T, n *Task) {
+			if n.Spec.Kafka.SASL.Password != "" || n.Spec.Kafka.TLS.KeyPEM != "" {
+				t.Errorf("stored spec holds a Kafka secret: %+v %+v", n.Spec.Kafka.SASL, n.Spec.Kafka.TLS)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,4 +211,14 @@ func TestResourcesValidate(t *testing.T) {
 			t.Errorf("%+v: %v, want an error on %q", tc.r, err, tc.field)
 		}
 	}
+}
+
+// withSASL and withCert give a stored task SASL and a client certificate (its spec, as stored,
+// without their secrets).
+func withSASL(t *Task) {
+	t.Spec.Kafka.SASL = &KafkaSASL{Mechanism: SASLScramSHA512, Username: "dts"}
+}
+
+func withCert(t *Task) {
+	t.Spec.Kafka.TLS = &KafkaTLS{Enabled: true, CertPEM: "cert"}
 }

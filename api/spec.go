@@ -19,6 +19,9 @@ type Source struct {
 	Port     int    `json:"port"`
 	Username string `json:"username,omitempty"`
 	Password string `json:"password,omitempty"`
+	// PasswordSet is shown by GET /v1/task/:id: whether a password is stored for the task (its
+	// value never is). Ignored on input, so that a spec read with GET can be sent back.
+	PasswordSet *bool `json:"password_set,omitempty"`
 	// ServerID is the replica server id the worker registers with; 0 means the default,
 	// DefaultServerID(task id). Two replicas with the same id on one server disconnect each other
 	// over and over, so the dispatcher refuses a second task with the same effective id on the same
@@ -256,18 +259,18 @@ func (s *TaskSpec) Equal(o *TaskSpec) bool {
 	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }
 
-// Redacted returns a copy without its secrets: the source password, the SASL password and the
-// Kafka client key.
+// Redacted returns a copy without its secrets (the source password, the SASL password and the
+// Kafka client key) and without the markers GET adds (MarkSecrets): what is stored of a spec.
 func (s *TaskSpec) Redacted() *TaskSpec {
 	c := s.Clone()
 	if c.Source != nil {
-		c.Source.Password = ""
+		c.Source.Password, c.Source.PasswordSet = "", nil
 	}
 	if c.Kafka.SASL != nil {
-		c.Kafka.SASL.Password = ""
+		c.Kafka.SASL.Password, c.Kafka.SASL.PasswordSet = "", nil
 	}
 	if c.Kafka.TLS != nil {
-		c.Kafka.TLS.KeyPEM = ""
+		c.Kafka.TLS.KeyPEM, c.Kafka.TLS.KeyPEMSet = "", nil
 	}
 	return c
 }

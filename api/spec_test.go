@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dtsrepl/dts/internal/testenv"
 )
 
 func intp(v int) *int    { return &v }
@@ -179,6 +181,44 @@ func TestValidateAlter(t *testing.T) {
 		if got != tt.wantErr {
 			t.Errorf("%s: ValidateAlter error %q, want %q", tt.name, got, tt.wantErr)
 		}
+	}
+}
+
+// TestValidateKafkaSecrets: a submit gives every Kafka secret its settings need; an alter may
+// leave them out (the stored ones are kept, see Alter), but what it gives is checked.
+func TestValidateKafkaSecrets(t *testing.T) {
+	ca := testenv.NewCA(t, "ca")
+	client := ca.Issue(t, "dts")
+	other := ca.Issue(t, "other")
+	tests := []struct {
+		name              string
+		tls               *KafkaTLS
+		sasl              *KafkaSASL
+		submitErr, altErr string
+	}{
+		{"certificate and key", &KafkaTLS{Enabled: true, CAPEM: ca.PEM, CertPEM: client.CertPEM, KeyPEM: client.KeyPEM}, nil, "", ""},
+		{"certificate without its key", &KafkaTLS{Enabled: true, CertPEM: client.CertPEM}, nil, "task.kafka.tls.key_pem: is required with cert_pem", ""},
+		{"a key that is not the certificate's", &KafkaTLS{Enabled: true, CertPEM: client.CertPEM, KeyPEM: other.KeyPEM}, nil, "task.kafka.tls.cert_pem", "task.kafka.tls.cert_pem"},
+		{"a certificate that does not parse", &KafkaTLS{Enabled: true, CertPEM: "not a certificate"}, nil, "task.kafka.tls.key_pem", "task.kafka.tls.cert_pem"},
+		{"key without certificate", &KafkaTLS{Enabled: true, KeyPEM: client.KeyPEM}, nil, "task.kafka.tls.cert_pem: is required with key_pem", "task.kafka.tls.cert_pem: is required with key_pem"},
+		{"SASL with its password", nil, &KafkaSASL{Mechanism: SASLScramSHA256, Username: "u", Password: "p"}, "", ""},
+		{"SASL without a password", nil, &KafkaSASL{Mechanism: SASLScramSHA256, Username: "u"}, "task.kafka.sasl.password: is required", ""},
+		{"SASL password without a user", nil, &KafkaSASL{Mechanism: SASLScramSHA256, Password: "p"}, "task.kafka.sasl.username", "task.kafka.sasl.username"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, alter := range []bool{false, true} {
+				s := validSpec()
+				s.Kafka.TLS, s.Kafka.SASL = tt.tls, tt.sasl
+				err, want := s.Validate(), tt.submitErr
+				if alter {
+					err, want = s.ValidateAlter(), tt.altErr
+				}
+				if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
+					t.Errorf("alter %v: %v, want %q", alter, err, want)
+				}
+			}
+		})
 	}
 }
 

@@ -45,6 +45,9 @@ type KafkaTLS struct {
 	// secret: it is stored like the source password, never in the spec.
 	CertPEM string `json:"cert_pem,omitempty"`
 	KeyPEM  string `json:"key_pem,omitempty"`
+	// KeyPEMSet is shown by GET /v1/task/:id with a client certificate: whether its key is
+	// stored for the task (its value never is). Ignored on input.
+	KeyPEMSet *bool `json:"key_pem_set,omitempty"`
 	// ServerName is the name the brokers' certificates must carry; default the host of each
 	// broker address.
 	ServerName string `json:"server_name,omitempty"`
@@ -60,6 +63,9 @@ type KafkaSASL struct {
 	Username  string `json:"username,omitempty"`
 	// Password is a secret: it is stored like the source password, never in the spec.
 	Password string `json:"password,omitempty"`
+	// PasswordSet is shown by GET /v1/task/:id: whether the password is stored for the task (its
+	// value never is). Ignored on input.
+	PasswordSet *bool `json:"password_set,omitempty"`
 }
 
 // SASL mechanisms.
@@ -86,7 +92,9 @@ func (t *SourceTLS) validate(field string) error {
 	return nil
 }
 
-func (t *KafkaTLS) validate(field string) error {
+// validate checks the TLS settings; an alter may give cert_pem without key_pem (Alter keeps the
+// stored key when the certificate is the task's).
+func (t *KafkaTLS) validate(field string, alter bool) error {
 	if !t.Enabled {
 		if t.CAPEM != "" || t.CertPEM != "" || t.KeyPEM != "" || t.ServerName != "" || t.InsecureSkipVerify {
 			return FieldError(field+".enabled", "must be true when other TLS settings are given")
@@ -99,6 +107,10 @@ func (t *KafkaTLS) validate(field string) error {
 		}
 	}
 	switch {
+	case t.CertPEM != "" && t.KeyPEM == "" && alter:
+		if _, err := parseCertificate(t.CertPEM); err != nil {
+			return FieldError(field+".cert_pem", "%v", err)
+		}
 	case t.CertPEM != "" && t.KeyPEM == "":
 		return FieldError(field+".key_pem", "is required with cert_pem")
 	case t.KeyPEM != "" && t.CertPEM == "":
@@ -114,8 +126,8 @@ func (t *KafkaTLS) validate(field string) error {
 	return nil
 }
 
-// validateSASL checks the SASL settings; keyRotation is an alter that may leave the password
-// out (the stored one is kept).
+// validate checks the SASL settings; an alter may leave the password out (Alter keeps the
+// stored one for the same user).
 func (s *KafkaSASL) validate(field string, alter bool) error {
 	switch s.Mechanism {
 	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
@@ -134,6 +146,23 @@ func (s *KafkaSASL) validate(field string, alter bool) error {
 		return FieldError(field+".password", "is required")
 	}
 	return nil
+}
+
+// parseCertificate parses the first certificate of a PEM text.
+func parseCertificate(certPEM string) (*x509.Certificate, error) {
+	for rest := []byte(certPEM); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return nil, errors.New("holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+		}
+		if b.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("does not parse: %w", err)
+			}
+			return c, nil
+		}
+	}
 }
 
 // CertPool parses PEM CA certificates.

@@ -213,7 +213,7 @@ func (k *Kafka) validate(field string, alter bool) error {
 		return FieldError(field+".max_message_bytes", "must be between 1024 and %d bytes, got %d", 64<<20, k.MaxMessageBytes)
 	}
 	if k.TLS != nil {
-		if err := k.TLS.validate(field + ".tls"); err != nil {
+		if err := k.TLS.validate(field+".tls", alter); err != nil {
 			return err
 		}
 	}

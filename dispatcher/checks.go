@@ -24,32 +24,62 @@ const submitPrecheckTimeout = 20 * time.Second
 // it, as the worker retries anyway.
 const submitReachTimeout = 3 * time.Second
 
-// CredentialReader gives the source account (and Kafka secrets) a task's worker logs in with:
-// store/bolt keeps them in dts dev, jobs/nomad in a Nomad Variable. The dispatcher finds it on
-// its store or its launcher; without one, the checks of an existing task (alter's precheck,
-// verify) can use only an account given in the request or the default one.
+// CredentialReader gives the credentials a task's worker logs in with (source account, Kafka
+// secrets): store/bolt keeps them in dts dev, jobs/nomad in a Nomad Variable. The dispatcher
+// finds it on its store or its launcher. It uses them for the checks of an existing task
+// (alter's precheck, verify), for an alter that keeps some of them, and to say in GET which are
+// set; without one, an alter must give every secret the task uses.
 type CredentialReader interface {
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
 }
 
-// storedCredentials returns task t's account: the one kept for it, else the default account
-// when the task uses it; nil when neither is known.
-func (s *Server) storedCredentials(ctx context.Context, t *api.Task) (*api.Credentials, error) {
-	if t.DefaultAccount && t.Spec.Source != nil {
-		return s.defaultCredentials(t.Spec.Source.Host)
-	}
+// errNoCredentialReader: neither the store nor the launcher can read stored credentials.
+var errNoCredentialReader = errors.New("this dispatcher's store and launcher cannot read stored credentials")
+
+// readCredentials returns the credentials kept for task id; nil, nil when none are.
+func (s *Server) readCredentials(ctx context.Context, id int64) (*api.Credentials, error) {
+	found := false
 	for _, v := range []any{s.cfg.Store, s.cfg.Launcher} {
 		if r, ok := v.(CredentialReader); ok {
-			c, err := r.Credentials(ctx, t.ID)
+			found = true
+			c, err := r.Credentials(ctx, id)
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("read the account of task %d: %w", t.ID, err)
+				return nil, fmt.Errorf("read the credentials of task %d: %w", id, err)
 			}
 			if c != nil {
 				return c, nil
 			}
 		}
 	}
+	if !found {
+		return nil, errNoCredentialReader
+	}
 	return nil, nil
+}
+
+// storedCredentials returns task t's credentials: the ones kept for it, or, when it uses the
+// default account, that account (if it may still log in to the source) with the task's stored
+// Kafka secrets; nil when none are known.
+func (s *Server) storedCredentials(ctx context.Context, t *api.Task) (*api.Credentials, error) {
+	if t.DefaultAccount && t.Spec.Source != nil {
+		def, err := s.defaultCredentials(t.Spec.Source.Host)
+		if err != nil || !t.Spec.Kafka.UsesSecrets() {
+			return def, err
+		}
+		stored, err := s.readCredentials(ctx, t.ID)
+		if err != nil {
+			return nil, err
+		}
+		if stored != nil {
+			def.KafkaSASLPassword, def.KafkaKeyPEM = stored.KafkaSASLPassword, stored.KafkaKeyPEM
+		}
+		return def, nil
+	}
+	c, err := s.readCredentials(ctx, t.ID)
+	if errors.Is(err, errNoCredentialReader) {
+		return nil, nil
+	}
+	return c, err
 }
 
 // forced reads ?force=: true stores a task whose precheck has blocking failures.
@@ -108,7 +138,7 @@ func (s *Server) precheck(c *fiber.Ctx) error {
 	if err := validate(spec, false); err != nil {
 		return err
 	}
-	creds, _, err := s.credentials(spec.Source)
+	creds, _, err := s.credentials(spec)
 	if err != nil {
 		return err
 	}
@@ -130,7 +160,7 @@ func (s *Server) preview(c *fiber.Ctx) error {
 	if err := validate(spec, false); err != nil {
 		return err
 	}
-	creds, _, err := s.credentials(spec.Source)
+	creds, _, err := s.credentials(spec)
 	if err != nil {
 		return err
 	}
@@ -175,11 +205,10 @@ func alterParts(changed []string) precheck.Parts {
 	return p
 }
 
-// alterPrecheck runs the precheck of what an alter from cur to next changes (body is the alter
-// as sent, with the secrets it gives; creds the account it gives, nil: the stored one). It
-// returns the task's history with the new revision, or the checklist when the alter must be
-// refused.
-func (s *Server) alterPrecheck(c *fiber.Ctx, cur, next *api.Task, body *api.TaskSpec, creds *api.Credentials) ([]api.Revision, *api.Checklist, error) {
+// alterPrecheck runs the precheck of what an alter from cur to next changes (creds are the
+// credentials the alter hands the worker, nil: the stored ones). It returns the task's history
+// with the new revision, or the checklist when the alter must be refused.
+func (s *Server) alterPrecheck(c *fiber.Ctx, cur, next *api.Task, creds *api.Credentials) ([]api.Revision, *api.Checklist, error) {
 	force, err := forced(c)
 	if err != nil {
 		return nil, nil, err
@@ -198,14 +227,7 @@ func (s *Server) alterPrecheck(c *fiber.Ctx, cur, next *api.Task, body *api.Task
 				s.log.Warn("alter precheck without the task's account", "task", cur.ID, "err", err)
 			}
 		}
-		spec := next.Spec.Clone()
-		if k := body.Kafka.SASL; k != nil && spec.Kafka.SASL != nil && k.Password != "" {
-			spec.Kafka.SASL.Password = k.Password
-		}
-		if k := body.Kafka.TLS; k != nil && spec.Kafka.TLS != nil && k.KeyPEM != "" {
-			spec.Kafka.TLS.KeyPEM = k.KeyPEM
-		}
-		refused, wasForced = s.gate(ctx, precheck.Input{Spec: spec, Creds: creds, TaskID: cur.ID, Parts: parts}, force)
+		refused, wasForced = s.gate(ctx, precheck.Input{Spec: next.Spec.Clone(), Creds: creds, TaskID: cur.ID, Parts: parts}, force)
 	}
 	st, err := s.cfg.Store.Status(ctx, cur.ID)
 	if err != nil {

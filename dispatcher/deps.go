@@ -34,10 +34,11 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// CredentialStore is a Store that also keeps the source accounts the launcher starts workers
-// with: store/bolt, whose file the local launcher of dts dev reads them from. Submit then stores
-// a task and its account in one transaction, so that no crash leaves a task without an account.
-// (With Consul and Nomad the account lives in a Nomad Variable, written by Launch.)
+// CredentialStore is a Store that also keeps the credentials (source account, Kafka secrets) the
+// launcher starts workers with: store/bolt, whose file the local launcher of dts dev reads them
+// from. Submit then stores a task and its credentials in one transaction, so that no crash
+// leaves a task without an account. (With Consul and Nomad they live in a Nomad Variable,
+// written by Launch.)
 type CredentialStore interface {
 	Store
 	// CreateWithCredentials is Create that stores c with the task, atomically.
@@ -46,10 +47,10 @@ type CredentialStore interface {
 
 // Launcher runs tasks' workers: jobs/nomad on a Nomad cluster, jobs/local in-process.
 type Launcher interface {
-	// Launch starts the task's worker, or brings a running one up to date with t. creds is the
-	// source account; nil keeps the one given before. For a task whose Desired is stopped it only
-	// stores creds. A task with no account at all gets no worker: jobs.ErrNoCredentials.
-	// Idempotent.
+	// Launch starts the task's worker, or brings a running one up to date with t. creds are the
+	// task's credentials, replacing the stored ones as a whole (new ones restart the worker); nil
+	// keeps those given before. For a task whose Desired is stopped it only stores creds. A task
+	// with no account at all gets no worker: jobs.ErrNoCredentials. Idempotent.
 	Launch(ctx context.Context, t *api.Task, creds *api.Credentials) error
 	// Stop stops the worker (it checkpoints first) and keeps what Launch needs to start it again.
 	Stop(ctx context.Context, id int64) error

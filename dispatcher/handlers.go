@@ -35,14 +35,18 @@ func validate(spec *api.TaskSpec, alter bool) error {
 	return nil
 }
 
-// credentials picks the source account of a submitted spec: its own, or the dispatcher's
-// default (isDefault) when the spec gives only host and port.
-func (s *Server) credentials(src *api.Source) (creds *api.Credentials, isDefault bool, err error) {
+// credentials picks the credentials of a submitted spec: its source account, or the
+// dispatcher's default (isDefault) when the spec gives only host and port, with its Kafka
+// secrets, which are stored with the account and never in the spec.
+func (s *Server) credentials(spec *api.TaskSpec) (creds *api.Credentials, isDefault bool, err error) {
+	src := spec.Source
 	if src.Username != "" {
-		return &api.Credentials{Username: src.Username, Password: src.Password}, false, nil
+		creds = &api.Credentials{Username: src.Username, Password: src.Password}
+	} else if creds, err = s.defaultCredentials(src.Host); err != nil {
+		return nil, true, err
 	}
-	c, err := s.defaultCredentials(src.Host)
-	return c, true, err
+	creds.KafkaSASLPassword, creds.KafkaKeyPEM = spec.Kafka.Secrets()
+	return creds, src.Username == "", nil
 }
 
 // defaultCredentials is the default replication account, if it may log in to host.
@@ -69,7 +73,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	creds, isDefault, err := s.credentials(spec.Source)
+	creds, isDefault, err := s.credentials(spec)
 	if err != nil {
 		return err
 	}
@@ -247,17 +251,12 @@ func (s *Server) alter(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	creds := a.Credentials
-	if a.UseDefault {
-		// Checked again: the allow-list may have changed since the task was submitted. The
-		// account is handed to the launcher again, which also brings a rotated default password
-		// to the worker.
-		if creds, err = s.defaultCredentials(a.Task.Spec.Source.Host); err != nil {
-			return err
-		}
+	creds, err := s.alterCredentials(ctx, a)
+	if err != nil {
+		return err
 	}
 	if a.Changed {
-		h, refused, err := s.alterPrecheck(c, cur, a.Task, spec, creds)
+		h, refused, err := s.alterPrecheck(c, cur, a.Task, creds)
 		if err != nil {
 			return err
 		}
@@ -284,7 +283,38 @@ func (s *Server) alter(c *fiber.Ctx) error {
 			return fmt.Errorf("apply the altered task %d: %w", id, err)
 		}
 	}
+	if a.KafkaSecretsChanged() {
+		s.log.Info("task's Kafka secrets replaced", "task", id, "sasl_password", a.SASLPassword.String(), "key_pem", a.KeyPEM.String())
+	}
 	return ok(c, nil)
+}
+
+// alterCredentials returns the credentials an alter hands the launcher, nil when it changes
+// none: the account the body gives or the default one (checked again against the allow-list,
+// which may have changed since the submit, and handed on again, which also brings a rotated
+// default password to the worker), with the Kafka secrets the body gives, and the stored ones
+// where it keeps them. Those are read only when needed; if they cannot be, the answer names
+// what the alter must carry instead.
+func (s *Server) alterCredentials(ctx context.Context, a *api.Alteration) (*api.Credentials, error) {
+	account := a.Credentials
+	if a.UseDefault {
+		var err error
+		if account, err = s.defaultCredentials(a.Task.Spec.Source.Host); err != nil {
+			return nil, err
+		}
+	}
+	if account == nil && !a.KafkaSecretsChanged() {
+		return nil, nil
+	}
+	var stored *api.Credentials
+	if kept := a.Kept(account != nil); len(kept) > 0 {
+		var err error
+		if stored, err = s.readCredentials(ctx, a.Task.ID); err != nil {
+			s.log.Warn("alter: the task's stored credentials cannot be read", "task", a.Task.ID, "err", err)
+			return nil, api.Errorf(api.CodeUnavailable, "task %d: its stored credentials, which this alter keeps, cannot be read (%v); retry, or send %s with the alter so that none has to be read", a.Task.ID, err, strings.Join(kept, ", "))
+		}
+	}
+	return a.Merge(account, stored)
 }
 
 // current reads a task that may be changed: -404 when it does not exist or is being deleted.
@@ -356,9 +386,16 @@ func (s *Server) get(c *fiber.Ctx) error {
 		s.log.Warn("scheduler view unavailable", "task", id, "err", err)
 		job = nil
 	}
+	spec := t.Spec.Redacted()
+	if stored, err := s.readCredentials(ctx, id); err != nil {
+		// The detail is still worth having; it then does not say which secrets are set.
+		s.log.Warn("stored credentials unreadable; the task's detail does not say which secrets are set", "task", id, "err", err)
+	} else {
+		spec.MarkSecrets(stored)
+	}
 	d := api.TaskDetail{
 		TaskSummary: summarize(store.Record{Task: t, Status: st}, job, s.cfg.Location),
-		Spec:        t.Spec.Redacted(),
+		Spec:        spec,
 		SpecVersion: t.Version,
 		CreatedAt:   api.FormatTime(t.CreatedAt, s.cfg.Location),
 		Status:      st,
@@ -404,9 +441,11 @@ func (s *Server) start(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The default account is checked against the allow-list again and handed on with the task's
+	// stored Kafka secrets (a rotated default password reaches the worker).
 	var creds *api.Credentials
 	if cur.DefaultAccount && cur.Spec.Source != nil {
-		if creds, err = s.defaultCredentials(cur.Spec.Source.Host); err != nil {
+		if creds, err = s.storedCredentials(bctx, cur); err != nil {
 			return err
 		}
 	}

@@ -31,10 +31,12 @@ import (
 // testStore is store/bolt with an outage switch and a record of deleted tasks.
 type testStore struct {
 	*bolt.DB
-	mu      sync.Mutex
-	err     error // returned by every call while set (an outage)
-	deleted []int64
-	records map[int64]*bolt.TaskRecord // the "worker" records setStatus writes with
+	mu  sync.Mutex
+	err error // returned by every call while set (an outage)
+	// credsErr is returned by Credentials while set (credentials that cannot be read).
+	credsErr error
+	deleted  []int64
+	records  map[int64]*bolt.TaskRecord // the "worker" records setStatus writes with
 }
 
 var (

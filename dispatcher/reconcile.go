@@ -201,8 +201,10 @@ func (s *Server) apply(ctx context.Context, what string, t *api.Task) error {
 	case repairLaunch:
 		err = s.cfg.Launcher.Launch(ctx, t, nil)
 	case repairDefault:
+		// The default account with the task's stored Kafka secrets: the Variable is replaced
+		// as a whole.
 		var creds *api.Credentials
-		if creds, err = s.defaultCredentials(t.Spec.Source.Host); err == nil {
+		if creds, err = s.storedCredentials(ctx, t); err == nil {
 			err = s.cfg.Launcher.Launch(ctx, t, creds)
 		}
 	}

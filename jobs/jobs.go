@@ -49,14 +49,17 @@ func (e *StopTimeoutError) Error() string {
 // Is makes a StopTimeoutError match ErrUnavailable.
 func (e *StopTimeoutError) Is(target error) bool { return target == ErrUnavailable }
 
-// The environment through which a launcher hands a worker its source account: jobs/nomad's
-// template renders them from the task's Variable, and `dts worker` reads them. Each may also be
-// given base64-encoded under its name with EnvBase64Suffix, which is what the template writes, so
-// that any character of a password survives an env file.
+// The environment through which a launcher hands a worker its credentials (api.Credentials):
+// jobs/nomad's template renders them from the task's Variable, and `dts worker` reads them. Each
+// may also be given base64-encoded under its name with EnvBase64Suffix, which is what the
+// template writes, so that any character of a password or a PEM survives an env file.
 const (
 	EnvSourceUser     = "DTS_SOURCE_USER"
 	EnvSourcePassword = "DTS_SOURCE_PASSWORD"
-	EnvBase64Suffix   = "_B64"
+	// EnvKafkaSASLPassword is kafka.sasl.password; EnvKafkaKeyPEM is kafka.tls.key_pem.
+	EnvKafkaSASLPassword = "DTS_KAFKA_SASL_PASSWORD"
+	EnvKafkaKeyPEM       = "DTS_KAFKA_KEY_PEM"
+	EnvBase64Suffix      = "_B64"
 )
 
 // Held is what a launcher keeps for one task, as its Inventory reports it to the dispatcher's
@@ -65,7 +68,7 @@ type Held struct {
 	// Job: the launcher has a job (or supervisor) for the task; Running: it is meant to run (a
 	// stopped job is a Job that is not Running).
 	Job, Running bool
-	// Credentials: the task's source account is stored where its worker reads it.
+	// Credentials: the task's credentials are stored where its worker reads them.
 	Credentials bool
 	// Meta is the job's metadata, which the launcher compares with the task (Current).
 	Meta map[string]string

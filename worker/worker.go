@@ -27,8 +27,9 @@ type Config struct {
 	TaskID int64
 	// Record is the worker's hold on its task's stored record: spec, status and lock.
 	Record TaskRecord
-	// Credentials, when set, override the spec's source username and password: they arrive
-	// through Nomad Variables or the local launcher, never through the stored spec.
+	// Credentials, when set, override the spec's source account (when they have a username) and
+	// its Kafka secrets (kafka.sasl.password, kafka.tls.key_pem): they arrive through Nomad
+	// Variables or the local launcher, never through the stored spec.
 	Credentials *api.Credentials
 	// Listener serves /healthz, /metrics and /status; nil serves nothing.
 	Listener net.Listener

@@ -96,22 +96,31 @@ func runWorker(ctx context.Context, args []string) error {
 	return err
 }
 
-// credentialsFromEnv reads the source account the launcher passes: jobs.EnvSourceUser and
-// jobs.EnvSourcePassword, or their base64 forms, which Nomad's template writes so any
-// character survives the env file.
+// credentialsFromEnv reads the credentials the launcher passes: the source account
+// (jobs.EnvSourceUser, jobs.EnvSourcePassword) and the Kafka secrets (jobs.EnvKafkaSASLPassword,
+// jobs.EnvKafkaKeyPEM), each plain or in its base64 form, which Nomad's template writes so any
+// character survives the env file. nil when none is set.
 func credentialsFromEnv() (*api.Credentials, error) {
-	user, err := envMaybeB64(jobs.EnvSourceUser)
-	if err != nil {
-		return nil, err
+	var c api.Credentials
+	for _, v := range []struct {
+		name string
+		dst  *string
+	}{
+		{jobs.EnvSourceUser, &c.Username},
+		{jobs.EnvSourcePassword, &c.Password},
+		{jobs.EnvKafkaSASLPassword, &c.KafkaSASLPassword},
+		{jobs.EnvKafkaKeyPEM, &c.KafkaKeyPEM},
+	} {
+		s, err := envMaybeB64(v.name)
+		if err != nil {
+			return nil, err
+		}
+		*v.dst = s
 	}
-	pass, err := envMaybeB64(jobs.EnvSourcePassword)
-	if err != nil {
-		return nil, err
-	}
-	if user == "" {
+	if c == (api.Credentials{}) {
 		return nil, nil
 	}
-	return &api.Credentials{Username: user, Password: pass}, nil
+	return &c, nil
 }
 
 func envMaybeB64(name string) (string, error) {

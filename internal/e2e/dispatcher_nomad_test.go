@@ -181,23 +181,11 @@ func TestNomadEndToEnd(t *testing.T) {
 	if v.Items["password"] != seedDBPassword {
 		t.Errorf("the task's variable does not hold the source password")
 	}
-	job, _, err := nomad.Client.Jobs().Info(jobID, nil)
-	if err != nil {
-		t.Fatal(err)
+	jobTexts, versions := jobHistory(t, nomad.Client, jobID)
+	t.Logf("job %s has %d versions", jobID, versions)
+	if versions < 2 {
+		t.Errorf("job %s has %d versions, want the alter and the restart to have made more", jobID, versions)
 	}
-	jobTexts := []string{mustJSON(t, job)}
-	versions, diffs, _, err := nomad.Client.Jobs().Versions(jobID, true, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("job %s has %d versions", jobID, len(versions))
-	if len(versions) < 2 {
-		t.Errorf("job %s has %d versions, want the alter and the restart to have made more", jobID, len(versions))
-	}
-	for _, j := range versions {
-		jobTexts = append(jobTexts, mustJSON(t, j))
-	}
-	jobTexts = append(jobTexts, mustJSON(t, diffs))
 	noSecret(t, "nomad job", seedDBPassword, jobTexts...)
 	kvBefore := consulValues(t, consul)
 	if len(kvBefore) == 0 {
@@ -231,6 +219,7 @@ func TestNomadEndToEnd(t *testing.T) {
 	})
 
 	badInput(t, &rec, base, db.Port, kaddr)
+	kafkaSecrets := securedKafkaUnderNomad(t, &rec, base, db, nomad, consul)
 
 	if exited, err := srv.Proc.Exited(); exited {
 		t.Fatalf("the dispatcher exited: %v", err)
@@ -243,6 +232,10 @@ func TestNomadEndToEnd(t *testing.T) {
 	noSecret(t, "response", seedDBPassword, rec.all()...)
 	noSecret(t, "consul kv after delete", seedDBPassword, consulValues(t, consul)...)
 	noSecret(t, "worker log", seedDBPassword, wlogs...)
+	for _, secret := range kafkaSecrets {
+		noSecret(t, "dispatcher log (kafka)", secret, log)
+		noSecret(t, "response (kafka)", secret, rec.all()...)
+	}
 	for _, line := range strings.Split(log, "\n") {
 		if strings.Contains(line, `"level":"ERROR"`) {
 			t.Errorf("the dispatcher logged an error: %s", line)
@@ -316,6 +309,25 @@ func badInput(t *testing.T, rec *recorder, base string, port int, kaddr string) 
 	}
 	rep := rec.curl(t, "", "-sS", "-i", base+"/healthz")
 	rep.ok(t, nil)
+}
+
+// jobHistory returns the job as Nomad keeps it, each of its versions and their diffs, as JSON,
+// and how many versions it has.
+func jobHistory(t *testing.T, c *nomadapi.Client, jobID string) ([]string, int) {
+	t.Helper()
+	job, _, err := c.Jobs().Info(jobID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{mustJSON(t, job)}
+	versions, diffs, _, err := c.Jobs().Versions(jobID, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range versions {
+		texts = append(texts, mustJSON(t, j))
+	}
+	return append(texts, mustJSON(t, diffs)), len(versions)
 }
 
 func waitJobRunning(t *testing.T, c *nomadapi.Client, jobID string) {
@@ -455,4 +467,64 @@ func dumpWorkerLogs(t *testing.T, dataDir string) {
 		}
 		t.Logf("---- %s ----\n%s", f, b)
 	}
+}
+
+// securedKafkaUnderNomad runs a task to a broker that requires mutual TLS and SCRAM-SHA-512 on
+// a Nomad-run worker, which gets the secrets from the task's Variable through its template: rows
+// arrive; a rotation of the SASL password to a wrong one reaches the running worker (Failed,
+// naming kafka.sasl) and so does the rotation back. The job, its versions and Consul hold no
+// secret; the Variable holds them. The task is deleted at the end; it returns the secrets, for
+// the caller's checks of the logs and responses.
+func securedKafkaUnderNomad(t *testing.T, rec *recorder, base string, db *testenv.MariaDB, nomad *testenv.Nomad, consul *testenv.Consul) []string {
+	t.Helper()
+	const user, pass, wrong = "dts-nomad", "sasl-Nomad-0b7e1f", "sasl-Wrong-c4d2aa"
+	ca := testenv.NewCA(t, "kafka-ca")
+	client := ca.Issue(t, "dts-worker")
+	kafka := testenv.StartSecureKafka(t, 1, testenv.SecureKafka{CA: ca, RequireClientCert: true, Mechanism: api.SASLScramSHA512, User: user, Password: pass})
+	body := func(sasl, key string) string {
+		spec := api.TaskSpec{
+			Source: &api.Source{Host: "127.0.0.1", Port: db.Port, Username: seedDBUser, Password: seedDBPassword},
+			Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "secured",
+				TLS:  &api.KafkaTLS{Enabled: true, CAPEM: ca.PEM, CertPEM: client.CertPEM, KeyPEM: key},
+				SASL: &api.KafkaSASL{Mechanism: api.SASLScramSHA512, Username: user, Password: sasl}},
+			Filters: []api.Filter{{DBName: "oa_data_service", Match: "check_delay"}},
+		}
+		return mustJSON(t, api.SubmitRequest{Task: &spec})
+	}
+	var sub api.SubmitResponse
+	rec.api(t, base, http.MethodPost, "/v1/dispatch/submit", body(pass, client.KeyPEM)).ok(t, &sub)
+	jobID := fmt.Sprintf("dts-task-%d", sub.ID)
+	rec.waitState(t, base, sub.ID, api.StateRunning, 90*time.Second)
+	db.Exec(t, "INSERT INTO oa_data_service.check_delay VALUES (9001, NOW())")
+	kafka.WaitRecords(t, "secured", 1, 60*time.Second)
+
+	alter := fmt.Sprintf("/v1/dispatch/alter/%d", sub.ID)
+	rec.api(t, base, http.MethodPut, alter, body(wrong, "")).ok(t, nil)
+	failed := rec.waitState(t, base, sub.ID, api.StateFailed, 90*time.Second)
+	if !strings.Contains(failed.Message, "kafka.sasl") {
+		t.Errorf("a wrong SASL password under Nomad: %s", failed.Message)
+	}
+	rec.api(t, base, http.MethodPut, alter, body(pass, "")).ok(t, nil)
+	rec.waitState(t, base, sub.ID, api.StateRunning, 90*time.Second)
+	t.Logf("secured Kafka under Nomad: the wrong password reached the worker (%s), and the right one again", failed.Message)
+	db.Exec(t, "INSERT INTO oa_data_service.check_delay VALUES (9002, NOW())")
+	kafka.WaitRecords(t, "secured", 2, 60*time.Second)
+
+	v, _, err := nomad.Client.Variables().Read("nomad/jobs/"+jobID, nil)
+	if err != nil {
+		t.Fatalf("read the task's variable: %v", err)
+	}
+	if v.Items["kafka_sasl_password"] != pass || v.Items["kafka_key_pem"] != client.KeyPEM || v.Items["password"] != seedDBPassword {
+		t.Errorf("the task's Variable does not hold its current secrets")
+	}
+	texts, _ := jobHistory(t, nomad.Client, jobID)
+	secrets := []string{pass, wrong, keyBody(client.KeyPEM)}
+	wlogs := workerLogs(t, nomad.DataDir)
+	for _, secret := range append(secrets, seedDBPassword) {
+		noSecret(t, "nomad job (kafka)", secret, texts...)
+		noSecret(t, "consul kv (kafka)", secret, consulValues(t, consul)...)
+		noSecret(t, "worker log (kafka)", secret, wlogs...)
+	}
+	rec.api(t, base, http.MethodDelete, fmt.Sprintf("/v1/task/%d", sub.ID), "").ok(t, nil)
+	return secrets
 }

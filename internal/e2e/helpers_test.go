@@ -418,11 +418,11 @@ func noSecret(t *testing.T, where string, secret string, texts ...string) {
 	}
 	for i, s := range texts {
 		if strings.Contains(s, secret) {
-			t.Errorf("%s[%d] holds the source password: %.300s", where, i, s)
+			t.Errorf("%s[%d] holds the secret: %.300s", where, i, s)
 		}
 		for _, b := range b64 {
 			if strings.Contains(s, b) {
-				t.Errorf("%s[%d] holds the base64 of the source password", where, i)
+				t.Errorf("%s[%d] holds the base64 of the secret", where, i)
 			}
 		}
 	}

@@ -44,6 +44,9 @@ type SecureKafka struct {
 	CA *CA
 	// ServerName is the name the certificate carries instead of 127.0.0.1 (a mismatch test).
 	ServerName string
+	// RequireClientCert makes the broker refuse clients without a certificate signed by CA
+	// (mutual TLS); the test's own clients get one.
+	RequireClientCert bool
 	// Mechanism, User and Password, when set, turn SASL on with that superuser.
 	Mechanism, User, Password string
 }
@@ -59,13 +62,20 @@ func StartSecureKafka(t testing.TB, partitions int, sec SecureKafka, opts ...kfa
 			name = "127.0.0.1"
 		}
 		cert := sec.CA.Issue(t, name)
-		opts = append(opts, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}))
+		serverTLS := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		pool.AppendCertsFromPEM([]byte(sec.CA.PEM))
 		clientTLS = &tls.Config{RootCAs: pool, ServerName: name}
+		if sec.RequireClientCert {
+			clients := x509.NewCertPool()
+			clients.AppendCertsFromPEM([]byte(sec.CA.PEM))
+			serverTLS.ClientAuth, serverTLS.ClientCAs = tls.RequireAndVerifyClientCert, clients
+			clientTLS.Certificates = []tls.Certificate{sec.CA.Issue(t, "testenv").TLS}
+		}
+		opts = append(opts, kfake.TLS(serverTLS))
 	}
 	if sec.Mechanism != "" {
 		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(sec.Mechanism, sec.User, sec.Password), kfake.Superuser("PLAIN", "testenv", "testenv"))

@@ -27,10 +27,10 @@ import (
 // run's Accept calls when RunFunc returns.
 type RunFunc func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error
 
-// Secrets keeps tasks' source accounts between runs of the dev process (store/bolt implements
-// it). Credentials returns nil, nil for a task with none: a missing account is a state the
-// launcher reports (jobs.ErrNoCredentials), not a failure to read. CredentialIDs lists the tasks
-// that have one, for Inventory.
+// Secrets keeps tasks' credentials (source account, Kafka secrets) between runs of the dev
+// process (store/bolt implements it). Credentials returns nil, nil for a task with none: a
+// missing account is a state the launcher reports (jobs.ErrNoCredentials), not a failure to
+// read. CredentialIDs lists the tasks that have one, for Inventory.
 type Secrets interface {
 	PutCredentials(ctx context.Context, id int64, c api.Credentials) error
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
@@ -72,7 +72,7 @@ type entry struct {
 type Config struct {
 	// Run runs one task's worker. Required.
 	Run RunFunc
-	// Secrets keeps the tasks' source accounts. Required.
+	// Secrets keeps the tasks' credentials. Required.
 	Secrets Secrets
 	// Logger receives the supervisors' events; default discards.
 	Logger *slog.Logger

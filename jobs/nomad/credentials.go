@@ -11,9 +11,10 @@ import (
 	"github.com/dtsrepl/dts/store"
 )
 
-// Credentials reads the source account kept for task id in its Nomad Variable, so that the
+// Credentials reads the credentials kept for task id in its Nomad Variable, so that the
 // dispatcher's checks of an existing task (an alter's precheck, a consistency check) log in as
-// its worker does. A task without a Variable gives store.ErrNotFound. The dispatcher's token
+// its worker does, an alter that keeps some secrets writes them back with the new ones, and GET
+// says which are set. A task without a Variable gives store.ErrNotFound. The dispatcher's token
 // needs read on nomad/jobs/dts-task-*, beside the write it has.
 func (l *Launcher) Credentials(ctx context.Context, id int64) (*api.Credentials, error) {
 	v, _, err := l.cfg.Client.Variables().Read(VariablePath(id), l.query(ctx))
@@ -23,5 +24,10 @@ func (l *Launcher) Credentials(ctx context.Context, id int64) (*api.Credentials,
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("read variable of task %d", id), err)
 	}
-	return &api.Credentials{Username: v.Items[itemUsername], Password: v.Items[itemPassword]}, nil
+	return &api.Credentials{
+		Username:          v.Items[itemUsername],
+		Password:          v.Items[itemPassword],
+		KafkaSASLPassword: v.Items[itemKafkaSASLPassword],
+		KafkaKeyPEM:       v.Items[itemKafkaKeyPEM],
+	}, nil
 }

@@ -26,12 +26,32 @@ func TestCredentials(t *testing.T) {
 	if _, err := l.Credentials(ctx, 7); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("credentials of a task without a variable: %v", err)
 	}
-	want := api.Credentials{Username: "repl", Password: "pw with spaces"}
-	if err := l.putVariable(ctx, 7, want); err != nil {
-		t.Fatal(err)
+	for _, want := range []api.Credentials{
+		{Username: "repl", Password: "pw with spaces", KafkaSASLPassword: "sasl pw", KafkaKeyPEM: "-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n"},
+		// Rotated without the Kafka secrets (the task no longer uses them): they are gone.
+		{Username: "repl", Password: "pw with spaces"},
+	} {
+		if err := l.putVariable(ctx, 7, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := l.Credentials(ctx, 7)
+		if err != nil || *got != want {
+			t.Errorf("credentials %+v, %v; want %+v", got, err, want)
+		}
+		v, _, err := agent.Client.Variables().Read(VariablePath(7), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := v.Items["kafka_sasl_password"]; ok != (want.KafkaSASLPassword != "") {
+			t.Errorf("variable items %v for %+v", keys(v.Items), want)
+		}
 	}
-	got, err := l.Credentials(ctx, 7)
-	if err != nil || *got != want {
-		t.Errorf("credentials %+v, %v; want %+v", got, err, want)
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
+	return out
 }

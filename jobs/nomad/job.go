@@ -20,20 +20,25 @@ const (
 	serviceName = "dts-worker"
 )
 
-// Environment the template renders from the task's Variable. The source account is base64
-// encoded so that any character of a password survives the env file; the worker decodes *_B64.
+// Environment the template renders from the task's Variable. The credentials are base64
+// encoded so that any character of a password or a PEM survives the env file; the worker
+// decodes *_B64.
 const (
-	envSourceUser     = jobs.EnvSourceUser + jobs.EnvBase64Suffix
-	envSourcePassword = jobs.EnvSourcePassword + jobs.EnvBase64Suffix
-	envConsulToken    = "CONSUL_HTTP_TOKEN"
-	envConsulAddr     = "CONSUL_HTTP_ADDR"
+	envSourceUser        = jobs.EnvSourceUser + jobs.EnvBase64Suffix
+	envSourcePassword    = jobs.EnvSourcePassword + jobs.EnvBase64Suffix
+	envKafkaSASLPassword = jobs.EnvKafkaSASLPassword + jobs.EnvBase64Suffix
+	envKafkaKeyPEM       = jobs.EnvKafkaKeyPEM + jobs.EnvBase64Suffix
+	envConsulToken       = "CONSUL_HTTP_TOKEN"
+	envConsulAddr        = "CONSUL_HTTP_ADDR"
 )
 
-// Items of the task's Variable.
+// Items of the task's Variable. The Kafka ones exist only for a task that uses them.
 const (
-	itemUsername    = "username"
-	itemPassword    = "password"
-	itemConsulToken = "consul_token"
+	itemUsername          = "username"
+	itemPassword          = "password"
+	itemKafkaSASLPassword = "kafka_sasl_password"
+	itemKafkaKeyPEM       = "kafka_key_pem"
+	itemConsulToken       = "consul_token"
 )
 
 // Job meta keys, shown by `nomad job status`. The reconciler compares them with the task to
@@ -210,16 +215,24 @@ func workerTask(cfg Config, t *api.Task) *nomadapi.Task {
 	}
 }
 
-// secretsTemplate renders the task's Variable as an env file. A missing Variable blocks the
+// secretsTemplate renders the task's Variable as an env file: the source account, and the
+// Kafka secrets and Consul token where the Variable has them. A missing Variable blocks the
 // task before it starts, which Jobs reports, instead of starting a worker without an account.
 func secretsTemplate(id int64) string {
 	var b strings.Builder
 	b.WriteString(`{{ with nomadVar "` + VariablePath(id) + `" -}}` + "\n")
 	b.WriteString(envSourceUser + `={{ .` + itemUsername + `.Value | base64Encode }}` + "\n")
 	b.WriteString(envSourcePassword + `={{ .` + itemPassword + `.Value | base64Encode }}` + "\n")
-	b.WriteString(`{{ with .` + itemConsulToken + ` -}}` + "\n")
-	b.WriteString(envConsulToken + `={{ .Value }}` + "\n")
-	b.WriteString(`{{ end -}}` + "\n")
+	// consul-template gives an item the Variable lacks as a zero item, which `with` takes for
+	// true: the test is on its value.
+	optional := func(item, line string) {
+		b.WriteString(`{{ with .` + item + `.Value -}}` + "\n")
+		b.WriteString(line + "\n")
+		b.WriteString(`{{ end -}}` + "\n")
+	}
+	optional(itemKafkaSASLPassword, envKafkaSASLPassword+`={{ . | base64Encode }}`)
+	optional(itemKafkaKeyPEM, envKafkaKeyPEM+`={{ . | base64Encode }}`)
+	optional(itemConsulToken, envConsulToken+`={{ . }}`)
 	b.WriteString(`{{ end -}}` + "\n")
 	return b.String()
 }

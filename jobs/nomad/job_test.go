@@ -204,8 +204,9 @@ func mustJSONString(t *testing.T, s string) string {
 // Value field.
 type varItem struct{ Value string }
 
-// TestSecretsTemplate renders the template with stand-ins for nomadVar and base64Encode; the
-// integration test renders it in Nomad.
+// TestSecretsTemplate renders the template with stand-ins for nomadVar and base64Encode, as
+// consul-template does; the integration test renders it in Nomad. Only the items the Variable
+// has are rendered.
 func TestSecretsTemplate(t *testing.T) {
 	password := "p=\"w'$x\n#"
 	for _, tc := range []struct {
@@ -223,6 +224,19 @@ func TestSecretsTemplate(t *testing.T) {
 			items: map[string]varItem{"username": {"repl"}, "password": {password}, "consul_token": {"tok"}},
 			want:  []string{"DTS_SOURCE_USER_B64=" + b64("repl"), "DTS_SOURCE_PASSWORD_B64=" + b64(password), "CONSUL_HTTP_TOKEN=tok"},
 		},
+		{
+			name: "with kafka secrets",
+			items: map[string]varItem{"username": {"repl"}, "password": {password}, "kafka_sasl_password": {"sasl " + password},
+				"kafka_key_pem": {"-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n"}},
+			want: []string{"DTS_SOURCE_USER_B64=" + b64("repl"), "DTS_SOURCE_PASSWORD_B64=" + b64(password),
+				"DTS_KAFKA_SASL_PASSWORD_B64=" + b64("sasl "+password),
+				"DTS_KAFKA_KEY_PEM_B64=" + b64("-----BEGIN EC PRIVATE KEY-----\nMHc=\n-----END EC PRIVATE KEY-----\n")},
+		},
+		{
+			name:  "only the SASL password",
+			items: map[string]varItem{"username": {"repl"}, "password": {password}, "kafka_sasl_password": {"s"}},
+			want:  []string{"DTS_SOURCE_USER_B64=" + b64("repl"), "DTS_SOURCE_PASSWORD_B64=" + b64(password), "DTS_KAFKA_SASL_PASSWORD_B64=" + b64("s")},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var gotPath string
@@ -232,7 +246,9 @@ func TestSecretsTemplate(t *testing.T) {
 					return base64.StdEncoding.EncodeToString([]byte(s)), nil
 				},
 			}
-			tmpl, err := template.New("secrets").Funcs(funcs).Parse(secretsTemplate(42))
+			// consul-template parses with missingkey=zero: an item the Variable lacks is a zero
+			// item, not nothing.
+			tmpl, err := template.New("secrets").Funcs(funcs).Option("missingkey=zero").Parse(secretsTemplate(42))
 			if err != nil {
 				t.Fatal(err)
 			}

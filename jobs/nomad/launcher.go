@@ -1,6 +1,6 @@
 // Package nomad runs each task as a Nomad job: "dts-task-<id>", one allocation running
-// `dts worker --task <id>`, with the source account in the Nomad Variable
-// nomad/jobs/dts-task-<id>, which only that job can read.
+// `dts worker --task <id>`, with the task's credentials (source account, Kafka secrets) in the
+// Nomad Variable nomad/jobs/dts-task-<id>, which only that job can read.
 package nomad
 
 import (
@@ -92,12 +92,19 @@ func (l *Launcher) Launch(ctx context.Context, t *api.Task, creds *api.Credentia
 	return nil
 }
 
-// putVariable stores the source account, and the worker's Consul token, where the job's
-// template reads them.
+// putVariable stores the task's credentials, and the worker's Consul token, where the job's
+// template reads them. The Variable is replaced as a whole, so a Kafka secret left out of creds
+// (a task that no longer uses it) is gone from it.
 func (l *Launcher) putVariable(ctx context.Context, id int64, creds api.Credentials) error {
 	items := nomadapi.VariableItems{
 		itemUsername: creds.Username,
 		itemPassword: creds.Password,
+	}
+	if creds.KafkaSASLPassword != "" {
+		items[itemKafkaSASLPassword] = creds.KafkaSASLPassword
+	}
+	if creds.KafkaKeyPEM != "" {
+		items[itemKafkaKeyPEM] = creds.KafkaKeyPEM
 	}
 	if l.cfg.ConsulToken != "" {
 		items[itemConsulToken] = l.cfg.ConsulToken

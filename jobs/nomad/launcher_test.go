@@ -263,8 +263,22 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	defer cancel()
 	const id = 1
 	jobID := jobs.JobID(id)
-	creds := api.Credentials{Username: "repl", Password: `p@ss "w'o$rd` + "`x`\n=#{{ .x }}%"}
+	clientCert := testenv.NewCA(t, "kafka-ca").Issue(t, "dts-worker")
+	creds := api.Credentials{Username: "repl", Password: `p@ss "w'o$rd` + "`x`\n=#{{ .x }}%",
+		KafkaSASLPassword: `sasl "pw" {{ .y }}` + "\n$HOME", KafkaKeyPEM: clientCert.KeyPEM}
+	secrets := func(c api.Credentials) []string {
+		var out []string
+		for _, s := range []string{c.Password, c.KafkaSASLPassword, c.KafkaKeyPEM} {
+			if s != "" {
+				out = append(out, s, base64.StdEncoding.EncodeToString([]byte(s)))
+			}
+		}
+		return out
+	}
+	firstSecrets := secrets(creds)
 	task := testTask(id)
+	task.Spec.Kafka.SASL = &api.KafkaSASL{Mechanism: api.SASLScramSHA512, Username: "dts"}
+	task.Spec.Kafka.TLS = &api.KafkaTLS{Enabled: true, CertPEM: clientCert.CertPEM}
 
 	began := time.Now()
 	if err := l.Launch(ctx, task, &creds); err != nil {
@@ -285,6 +299,20 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 	}
 	if got := decodeB64(t, env["DTS_SOURCE_USER_B64"]); got != creds.Username {
 		t.Errorf("worker's user = %q, want %q", got, creds.Username)
+	}
+	if got := decodeB64(t, env["DTS_KAFKA_SASL_PASSWORD_B64"]); got != creds.KafkaSASLPassword {
+		t.Errorf("worker's SASL password = %q, want %q", got, creds.KafkaSASLPassword)
+	}
+	if got := decodeB64(t, env["DTS_KAFKA_KEY_PEM_B64"]); got != creds.KafkaKeyPEM {
+		t.Errorf("worker's client key = %q, want %q", got, creds.KafkaKeyPEM)
+	}
+	// The Variable holds them, one item each.
+	v, _, err := agent.Client.Variables().Read(VariablePath(id), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Items["kafka_sasl_password"] != creds.KafkaSASLPassword || v.Items["kafka_key_pem"] != creds.KafkaKeyPEM || v.Items["password"] != creds.Password {
+		t.Errorf("the task's Variable does not hold its secrets: items %q", keys(v.Items))
 	}
 	for k, want := range map[string]string{"CONSUL_HTTP_TOKEN": token, "CONSUL_HTTP_ADDR": consul.Addr, "DTS_LOG_LEVEL": "debug"} {
 		if env[k] != want {
@@ -314,7 +342,10 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 		t.Fatal(err)
 	}
 	stored, _ := json.Marshal(job)
-	for _, secret := range []string{creds.Password, token, base64.StdEncoding.EncodeToString([]byte(creds.Password))} {
+	if !strings.Contains(string(stored), "DTS_KAFKA_SASL_PASSWORD_B64") || !strings.Contains(string(stored), "DTS_KAFKA_KEY_PEM_B64") {
+		t.Errorf("the job read back has no template lines for the Kafka secrets")
+	}
+	for _, secret := range append(firstSecrets, token) {
 		if strings.Contains(string(stored), secret) || strings.Contains(string(stored), mustJSONString(t, secret)) {
 			t.Errorf("stored job contains secret %q", secret)
 		}
@@ -357,14 +388,31 @@ func testLifecycle(t *testing.T, l *Launcher, agent *testenv.Nomad, consul *test
 		t.Errorf("worker started %d times, want 1", len(starts))
 	}
 
-	// New credentials re-render the worker's secrets and restart it in place.
-	creds = api.Credentials{Username: "repl2", Password: "second " + creds.Password}
+	// New credentials re-render the worker's secrets and restart it in place: a rotated SASL
+	// password, and the client key gone with the client certificate (TLS without it).
+	creds = api.Credentials{Username: "repl2", Password: "second " + creds.Password, KafkaSASLPassword: "rotated " + creds.KafkaSASLPassword}
+	task.Spec.Kafka.TLS = &api.KafkaTLS{Enabled: true}
 	if err := l.Launch(ctx, task, &creds); err != nil {
 		t.Fatalf("launch with new credentials: %v", err)
 	}
 	env = readEnvAfter(t, ctx, filepath.Join(taskDir, "starts"), 2, filepath.Join(taskDir, "env"))
 	if got := decodeB64(t, env["DTS_SOURCE_PASSWORD_B64"]); got != creds.Password {
 		t.Errorf("password after the change = %q, want %q", got, creds.Password)
+	}
+	if got := decodeB64(t, env["DTS_KAFKA_SASL_PASSWORD_B64"]); got != creds.KafkaSASLPassword {
+		t.Errorf("SASL password after the change = %q, want %q", got, creds.KafkaSASLPassword)
+	}
+	if k, ok := env["DTS_KAFKA_KEY_PEM_B64"]; ok {
+		t.Errorf("the dropped client key still reaches the worker: %q", k)
+	}
+	if job, _, err = agent.Client.Jobs().Info(jobID, nil); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = json.Marshal(job)
+	for _, secret := range append(firstSecrets, secrets(creds)...) {
+		if strings.Contains(string(stored), secret) || strings.Contains(string(stored), mustJSONString(t, secret)) {
+			t.Errorf("stored job contains secret %q after the rotation", secret)
+		}
 	}
 	waitAddr(t, ctx, l, id)
 	if a := runningAlloc(t, agent.Client, jobID); a.ID != allocBefore.ID {
