@@ -121,6 +121,46 @@ type Status struct {
 	AppliedAt      time.Time `json:"applied_at,omitzero"`
 	// Topics are the topics written since AppliedPos (for the markers of the next change).
 	Topics []string `json:"topics,omitempty"`
+	// JSONColumns are the MariaDB JSON columns of the task's databases as of Pos, which the
+	// binlog does not record: the worker resumes with them, so the rows after Pos are typed by
+	// the definitions they were written under, not today's. Absent for MySQL (its binlog logs
+	// JSON as JSON) and when too large to save (MaxJSONColumnsBytes).
+	JSONColumns *JSONColumns `json:"json_columns,omitempty"`
+}
+
+// MaxJSONColumnsBytes bounds the JSON columns a status saves (their JSON encoding): larger ones are
+// not saved, and a worker that resumes without them reads today's definitions.
+const MaxJSONColumnsBytes = 64 << 10
+
+// JSONColumns lists MariaDB's JSON columns (text columns with a json_valid check, which MariaDB's
+// JSON type is) of every table of some databases, as of a binlog position.
+type JSONColumns struct {
+	// Databases are the databases covered: a table of one of them not listed in Tables has no
+	// JSON column.
+	Databases []string `json:"databases"`
+	// Tables groups the tables with JSON columns, tables of one database with the same columns
+	// and checks together (sharded tables share one entry).
+	Tables []JSONTables `json:"tables,omitempty"`
+}
+
+// JSONTables are tables of one database with the same JSON columns.
+type JSONTables struct {
+	DB     string   `json:"db"`
+	Tables []string `json:"tables"`
+	// Columns are JSON by their own definition (the JSON type, or a column-level
+	// json_valid check): a MODIFY or CHANGE of the column decides anew.
+	Columns []string `json:"columns,omitempty"`
+	// Checks are table-level json_valid checks, each making its column JSON until it is
+	// dropped, by name or with the column.
+	Checks []JSONCheck `json:"checks,omitempty"`
+}
+
+// JSONCheck is a table-level json_valid check constraint.
+type JSONCheck struct {
+	// Name is the constraint's name; empty when the statement that added it gave none (the
+	// server then picks CONSTRAINT_<n>, which the binlog does not say).
+	Name   string `json:"name,omitempty"`
+	Column string `json:"column"`
 }
 
 // RetentionHeadroom is the status's retention headroom at now, in whole seconds: the binlog

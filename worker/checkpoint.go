@@ -22,6 +22,9 @@ type Checkpoint struct {
 	Copy *api.SnapshotProgress
 	// Sent counts the messages sent up to here over the task's life: all of them acknowledged.
 	Sent uint64
+	// JSONColumns is MariaDB's JSON column history at Pos (nil for MySQL): the reader resumes
+	// with it, so rows after Pos are typed by the definitions they were written under.
+	JSONColumns *binlog.JSONColumns
 }
 
 // resumeFrom reads the checkpoint a saved status holds; flavor parses a file:offset position.
@@ -30,7 +33,7 @@ func resumeFrom(st *api.Status, flavor string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	c := Checkpoint{Pos: pos, TxnTime: st.TransactionTime, Sent: st.RowsSent}
+	c := Checkpoint{Pos: pos, TxnTime: st.TransactionTime, Sent: st.RowsSent, JSONColumns: binlog.LoadJSONColumns(st.JSONColumns)}
 	if st.Snapshot != nil {
 		cp := *st.Snapshot
 		c.Copy = &cp

@@ -47,6 +47,8 @@ type emitter struct {
 	start binlog.Pos
 	// copied is the finished copy's progress, carried by every stream checkpoint.
 	copied *api.SnapshotProgress
+	// json is the JSON column history at start, carried by the copy's checkpoints.
+	json *binlog.JSONColumns
 	// sent counts the messages sent over the task's life.
 	sent    uint64
 	batch   *track.Batch[Checkpoint]
@@ -88,7 +90,7 @@ func (e *emitter) Commit(ctx context.Context, end binlog.TxnEnd) error {
 			return err
 		}
 	}
-	return e.seal(ctx, Checkpoint{Pos: end.Pos, TxnTime: end.Time, Copy: e.copied})
+	return e.seal(ctx, Checkpoint{Pos: end.Pos, TxnTime: end.Time, Copy: e.copied, JSONColumns: end.JSONColumns})
 }
 
 // Idle implements binlog.Handler.
@@ -113,7 +115,7 @@ func (e *emitter) Chunk(ctx context.Context, p api.SnapshotProgress) error {
 	if p.Done {
 		e.copied = &p
 	}
-	return e.seal(ctx, Checkpoint{Pos: e.start, Copy: &p})
+	return e.seal(ctx, Checkpoint{Pos: e.start, Copy: &p, JSONColumns: e.json})
 }
 
 // seal ends the current transaction or chunk: c is the checkpoint once its messages, and every

@@ -168,6 +168,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		metrics:   p.metrics,
 		start:     start.Pos,
 		sent:      start.Sent,
+		json:      start.JSONColumns,
 	}
 	if start.Copy != nil && start.Copy.Done {
 		e.copied = start.Copy
@@ -321,12 +322,13 @@ func (p *pipeline) read(ctx context.Context, conn *client.Conn, d binlog.Dialer,
 	describer := binlog.NewDescriber(d)
 	defer describer.Close()
 	r := binlog.NewReader(binlog.Config{
-		Dialer:   d,
-		Server:   server,
-		Start:    start.Pos,
-		Scope:    scope,
-		Describe: describer,
-		Logger:   p.log,
+		Dialer:      d,
+		Server:      server,
+		Start:       start.Pos,
+		Scope:       scope,
+		Describe:    describer,
+		JSONColumns: start.JSONColumns,
+		Logger:      p.log,
 	})
 	return r.Run(ctx, e)
 }

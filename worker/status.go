@@ -44,7 +44,7 @@ func (r *report) resume(prev *api.Status, specVersion int64) {
 		if prev != nil {
 			st.Pos, st.TransactionTime, st.RowsSent, st.Snapshot = prev.Pos, prev.TransactionTime, prev.RowsSent, prev.Snapshot
 			st.Tables, st.AppliedVersion, st.AppliedPos, st.AppliedAt, st.Topics = prev.Tables, prev.AppliedVersion, prev.AppliedPos, prev.AppliedAt, prev.Topics
-			st.BinlogRetentionSeconds = prev.BinlogRetentionSeconds
+			st.BinlogRetentionSeconds, st.JSONColumns = prev.BinlogRetentionSeconds, prev.JSONColumns
 		}
 	})
 	r.setCaughtUp(false)
@@ -110,12 +110,13 @@ func (r *report) setCaughtUp(v bool) {
 // message while nothing is wrong), and reports whether anything an operator sees changed.
 func (r *report) checkpoint(c Checkpoint, caughtUp bool, warning string) bool {
 	pos := c.Pos.String()
+	cols := c.JSONColumns.Saved()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := &r.st
 	changed := st.Pos != pos || !st.TransactionTime.Equal(c.TxnTime) || st.RowsSent != c.Sent || st.Message != warning ||
-		c.Copy != nil && !sameProgress(st.Snapshot, c.Copy)
-	st.Pos, st.TransactionTime, st.RowsSent, st.Message = pos, c.TxnTime, c.Sent, warning
+		c.Copy != nil && !sameProgress(st.Snapshot, c.Copy) || st.JSONColumns != cols
+	st.Pos, st.TransactionTime, st.RowsSent, st.Message, st.JSONColumns = pos, c.TxnTime, c.Sent, warning, cols
 	if c.Copy != nil {
 		st.Snapshot = c.Copy
 		if st.State == api.StateSnapshotting && c.Copy.Done {

@@ -81,10 +81,11 @@ type checkpointRecord struct {
 	TransactionTime time.Time             `json:"transaction_time,omitzero"`
 	RowsSent        uint64                `json:"rows_sent"`
 	Snapshot        *api.SnapshotProgress `json:"snapshot,omitempty"`
+	JSONColumns     *api.JSONColumns      `json:"json_columns,omitempty"`
 }
 
 func (c Checkpoint) record() []byte {
-	b, _ := json.Marshal(checkpointRecord{Pos: c.Pos.String(), TransactionTime: c.TxnTime, RowsSent: c.Sent, Snapshot: c.Copy})
+	b, _ := json.Marshal(checkpointRecord{Pos: c.Pos.String(), TransactionTime: c.TxnTime, RowsSent: c.Sent, Snapshot: c.Copy, JSONColumns: c.JSONColumns.Saved()})
 	return b
 }
 
@@ -105,7 +106,7 @@ func committedCheckpoint(ctx context.Context, cfg produce.Config, t *kafkaTxn, f
 	if pos == "" && r.Snapshot != nil {
 		pos = r.Snapshot.Pos
 	}
-	c, err := resumeFrom(&api.Status{Pos: pos, TransactionTime: r.TransactionTime, RowsSent: r.RowsSent, Snapshot: r.Snapshot}, flavor)
+	c, err := resumeFrom(&api.Status{Pos: pos, TransactionTime: r.TransactionTime, RowsSent: r.RowsSent, Snapshot: r.Snapshot, JSONColumns: r.JSONColumns}, flavor)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("checkpoint of %s in %s: %w", t.key, t.topic, err)
 	}

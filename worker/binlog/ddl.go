@@ -57,37 +57,85 @@ func stripComments(s string) string {
 	}
 }
 
-// targets reports whether sql is a DDL statement and which tables or databases it changes.
-// A DDL the parser does not understand (a dialect corner) is attributed to the whole default
-// database, so it is still delivered rather than dropped.
-func (d *ddlParser) targets(defaultDB, sql string) ([]ddlTarget, bool) {
+// mariadbOnly rewrites the MariaDB syntax the parser (TiDB's, of MySQL's dialect) does not know
+// into what it means for the tables and their columns: CREATE OR REPLACE TABLE creates the table
+// afresh, ALTER ONLINE is an ALTER, system versioning changes no column, and UUID, INET4 and INET6
+// columns are fixed-length values (their type does not matter here).
+var mariadbOnly = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?is)^CREATE\s+OR\s+REPLACE\s+((?:TEMPORARY\s+)?TABLE)\b`), "CREATE $1"},
+	{regexp.MustCompile(`(?is)^ALTER\s+ONLINE\s+`), "ALTER "},
+	{regexp.MustCompile(`(?is)^ALTER\s+((?:IGNORE\s+)?TABLE)\s+IF\s+EXISTS\s+`), "ALTER $1 "},
+	{regexp.MustCompile(`(?is)\s+WITH(?:OUT)?\s+SYSTEM\s+VERSIONING\b`), ""},
+	{regexp.MustCompile(`(?is)(\s)(?:UUID|INET4|INET6)(\s*[,)\s])`), "${1}binary(16)$2"},
+}
+
+// alterIfExists matches MariaDB's ALTER TABLE IF EXISTS, which does nothing to a missing table.
+var alterIfExists = regexp.MustCompile(`(?is)^ALTER\s+(?:ONLINE\s+)?(?:IGNORE\s+)?TABLE\s+IF\s+EXISTS\s`)
+
+// ddlStatement is a statement logged as a query that changes tables or databases.
+type ddlStatement struct {
+	// stmts is what the parser read; nil when it could not.
+	stmts []ast.StmtNode
+	// sql is the statement without leading comments, before the MariaDB rewrites.
+	sql string
+	// ifExists is set for MariaDB's ALTER TABLE IF EXISTS.
+	ifExists bool
+}
+
+// parse reports whether sql is a DDL statement on tables or databases, and parses it.
+func (d *ddlParser) parse(sql string) (ddlStatement, bool) {
 	sql = stripComments(sql)
 	verb := strings.ToUpper(firstWord(sql))
 	if !ddlVerbs[verb] || notTableDDL.MatchString(sql) {
-		return nil, false
+		return ddlStatement{}, false
 	}
+	st := ddlStatement{sql: sql, ifExists: alterIfExists.MatchString(sql)}
 	if d.p == nil {
 		d.p = parser.New()
 	}
-	stmts, _, err := d.p.Parse(sql, "", "")
-	if err != nil || len(stmts) == 0 {
+	text := sql
+	for _, m := range mariadbOnly {
+		text = m.re.ReplaceAllString(text, m.with)
+	}
+	stmts, _, err := d.p.Parse(text, "", "")
+	if err != nil {
+		return st, true
+	}
+	st.stmts = stmts
+	// A statement the parser reads that changes no table or database (RENAME USER) is none.
+	return st, len(st.targets("-")) > 0
+}
+
+// targets reports whether sql is a DDL statement and which tables or databases it changes.
+func (d *ddlParser) targets(defaultDB, sql string) ([]ddlTarget, bool) {
+	st, ok := d.parse(sql)
+	if !ok {
+		return nil, false
+	}
+	return st.targets(defaultDB), true
+}
+
+// targets lists the tables or databases the statement changes. A DDL the parser does not
+// understand (a dialect corner) is attributed to the whole default database, so it is still
+// delivered rather than dropped.
+func (st ddlStatement) targets(defaultDB string) []ddlTarget {
+	if len(st.stmts) == 0 {
 		if defaultDB == "" {
-			return nil, true
+			return nil
 		}
-		return []ddlTarget{{db: defaultDB}}, true
+		return []ddlTarget{{db: defaultDB}}
 	}
 	var out []ddlTarget
 	add := func(tn *ast.TableName) {
 		if tn == nil {
 			return
 		}
-		db := tn.Schema.O
-		if db == "" {
-			db = defaultDB
-		}
-		out = append(out, ddlTarget{db: db, table: tn.Name.O})
+		out = append(out, tableOf(defaultDB, tn))
 	}
-	for _, st := range stmts {
+	for _, st := range st.stmts {
 		switch s := st.(type) {
 		case *ast.CreateTableStmt:
 			add(s.Table)
@@ -128,5 +176,14 @@ func (d *ddlParser) targets(defaultDB, sql string) ([]ddlTarget, bool) {
 			out = append(out, ddlTarget{db: db})
 		}
 	}
-	return out, len(out) > 0
+	return out
+}
+
+// tableOf names a table of a statement, in the default database when unqualified.
+func tableOf(defaultDB string, tn *ast.TableName) ddlTarget {
+	db := tn.Schema.O
+	if db == "" {
+		db = defaultDB
+	}
+	return ddlTarget{db: db, table: tn.Name.O}
 }

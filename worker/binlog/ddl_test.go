@@ -82,11 +82,15 @@ func TestDDLTargets(t *testing.T) {
 		{"leading line comment", "shop", "-- migration 42\nALTER TABLE t ADD c INT", []ddlTarget{{"shop", "t"}}, true},
 		{"leading hash comment", "shop", "# migration 42\nCREATE TABLE t (a INT)", []ddlTarget{{"shop", "t"}}, true},
 
+		// MariaDB's own syntax, rewritten for the parser
+		{"MariaDB create or replace table", "shop", "CREATE OR REPLACE TABLE t (a INT)", []ddlTarget{{"shop", "t"}}, true},
+		{"MariaDB system versioning", "shop", "CREATE TABLE t (a INT) WITH SYSTEM VERSIONING", []ddlTarget{{"shop", "t"}}, true},
+		{"MariaDB alter online", "shop", "ALTER ONLINE TABLE t ADD c INT", []ddlTarget{{"shop", "t"}}, true},
+		{"MariaDB alter table if exists", "shop", "alter table if exists t add column if not exists c json", []ddlTarget{{"shop", "t"}}, true},
+		{"MariaDB uuid and inet6 columns", "shop", "CREATE TABLE t (id UUID NOT NULL DEFAULT uuid(), ip INET6, ip4 inet4)", []ddlTarget{{"shop", "t"}}, true},
+
 		// DDL the parser does not understand: the whole default database
 		{"unparseable alter", "shop", "ALTER TABLE t FOOBAR", []ddlTarget{{db: "shop"}}, true},
-		{"MariaDB create or replace table", "shop", "CREATE OR REPLACE TABLE t (a INT)", []ddlTarget{{db: "shop"}}, true},
-		{"MariaDB system versioning", "shop", "CREATE TABLE t (a INT) WITH SYSTEM VERSIONING", []ddlTarget{{db: "shop"}}, true},
-		{"MariaDB alter online", "shop", "ALTER ONLINE TABLE t ADD c INT", []ddlTarget{{db: "shop"}}, true},
 		{"unparseable without a default database", "", "ALTER TABLE t FOOBAR", nil, true},
 	}
 	var d ddlParser

@@ -35,6 +35,9 @@ type TxnEnd struct {
 	// Time is when the source committed it.
 	Time time.Time
 	XID  uint64
+	// JSONColumns is the JSON column history at Pos (nil where the binlog types JSON itself):
+	// a reader started at Pos must start with it.
+	JSONColumns *JSONColumns
 }
 
 // Scope decides which tables' changes the reader decodes and passes on.
@@ -47,6 +50,9 @@ type Scope interface {
 // *Describer is the one the worker uses.
 type TableDescriber interface {
 	Describe(ctx context.Context, db, table string) (*schema.Table, error)
+	// JSONChecks reads the json_valid checks of the tables of dbs (of table only, if not
+	// empty): MariaDB's JSON columns.
+	JSONChecks(ctx context.Context, dbs []string, table string) ([]schema.JSONCheck, error)
 }
 
 // Config configures a Reader.
@@ -58,9 +64,14 @@ type Config struct {
 	// Scope must be safe for concurrent use: the reader calls it from go-mysql's parsing
 	// goroutine and from Run's (filter.Scope is).
 	Scope Scope
-	// Describe is used from Run's goroutine only.
+	// Describe is used from Run's goroutine only. Without it the reader knows no MariaDB JSON
+	// column, and without full row metadata it cannot read the binlog.
 	Describe TableDescriber
-	Logger   *slog.Logger
+	// JSONColumns is MariaDB's JSON column history at Start (see JSONColumns); nil: the reader
+	// reads each database's from the server when it first meets the database. Unused for MySQL,
+	// whose binlog types JSON itself.
+	JSONColumns *JSONColumns
+	Logger      *slog.Logger
 }
 
 // Reader streams the binlog from a position.
@@ -74,6 +85,10 @@ type Reader struct {
 
 	tables map[uint64]*tableState
 	ddl    ddlParser
+	// json is the JSON column history at the reader's position; nil for MySQL.
+	json *JSONColumns
+	// warnedTooLarge is set once the reader has said the history is too large to save.
+	warnedTooLarge bool
 
 	file string
 	// gtid is the current transaction's GTID ("0-1-5", "<uuid>:5"), empty without GTIDs.
@@ -100,13 +115,18 @@ func NewReader(cfg Config) *Reader {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Reader{
+	r := &Reader{
 		cfg:        cfg,
 		log:        cfg.Logger,
 		scopeCache: map[uint64]scopeEntry{},
 		tables:     map[uint64]*tableState{},
 		file:       cfg.Start.File,
+		json:       cfg.JSONColumns,
 	}
+	if r.json == nil && cfg.Server != nil && cfg.Server.Flavor == mysql.MariaDBFlavor {
+		r.json = NewJSONColumns()
+	}
+	return r
 }
 
 // Run reads until ctx ends or an error; it returns the error (ctx.Err() on cancellation).
@@ -235,7 +255,7 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h Hand
 			r.skipping = false
 			return nil
 		}
-		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr), XID: e.XID})
+		return h.Commit(ctx, r.txnEnd(hdr, e.GSet, e.XID))
 	case *replication.QueryEvent:
 		if r.skipping {
 			if verb := strings.ToUpper(firstWord(stripComments(strings.TrimSpace(string(e.Query))))); verb != "BEGIN" {
@@ -257,6 +277,11 @@ func (r *Reader) handle(ctx context.Context, ev *replication.BinlogEvent, h Hand
 		h.Idle(ctx)
 	}
 	return nil
+}
+
+// txnEnd is the end of the transaction that ends with the event hdr heads.
+func (r *Reader) txnEnd(hdr *replication.EventHeader, gset mysql.GTIDSet, xid uint64) TxnEnd {
+	return TxnEnd{Pos: r.posAfter(hdr, gset), Time: r.commitTime(hdr), XID: xid, JSONColumns: r.json}
 }
 
 func (r *Reader) posAfter(hdr *replication.EventHeader, gset mysql.GTIDSet) Pos {
@@ -361,14 +386,18 @@ func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *rep
 	case "BEGIN", "SAVEPOINT", "XA":
 		return nil
 	case "COMMIT", "ROLLBACK":
-		return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr)})
+		return h.Commit(ctx, r.txnEnd(hdr, e.GSet, 0))
 	}
 	db := string(e.Schema)
-	targets, isDDL := r.ddl.targets(db, q)
+	st, isDDL := r.ddl.parse(q)
 	if isDDL {
+		targets := st.targets(db)
+		pos := eventPos(r.file, hdr)
+		if err := r.followJSON(ctx, db, st, pos); err != nil {
+			return err
+		}
 		r.forget(targets)
 		when := eventTime(hdr)
-		pos := eventPos(r.file, hdr)
 		for _, t := range targets {
 			if !r.targetInScope(t) {
 				continue
@@ -383,7 +412,7 @@ func (r *Reader) query(ctx context.Context, hdr *replication.EventHeader, e *rep
 		}
 	}
 	// Every statement logged as a query outside BEGIN..COMMIT is a transaction of its own.
-	return h.Commit(ctx, TxnEnd{Pos: r.posAfter(hdr, e.GSet), Time: r.commitTime(hdr)})
+	return h.Commit(ctx, r.txnEnd(hdr, e.GSet, 0))
 }
 
 func (r *Reader) targetInScope(t ddlTarget) bool {

@@ -398,21 +398,41 @@ func NewDescriber(d Dialer) *Describer { return &Describer{d: d} }
 
 // Describe reads one table's definition.
 func (d *Describer) Describe(ctx context.Context, db, table string) (*schema.Table, error) {
+	var t *schema.Table
+	err := d.query(ctx, func(c *client.Conn) (err error) {
+		t, err = schema.Describe(c, db, table)
+		return err
+	})
+	return t, err
+}
+
+// JSONChecks reads the json_valid checks of the tables of dbs (of table only, if not empty).
+func (d *Describer) JSONChecks(ctx context.Context, dbs []string, table string) ([]schema.JSONCheck, error) {
+	var checks []schema.JSONCheck
+	err := d.query(ctx, func(c *client.Conn) (err error) {
+		checks, err = schema.JSONChecks(c, dbs, table)
+		return err
+	})
+	return checks, err
+}
+
+// query runs f on the connection, connecting when there is none. The connection may have gone
+// (a server restart, an idle timeout): a failure other than a missing table tries once more on a
+// new one.
+func (d *Describer) query(ctx context.Context, f func(*client.Conn) error) error {
 	if d.conn != nil {
-		t, err := schema.Describe(d.conn, db, table)
+		err := f(d.conn)
 		if err == nil || errors.Is(err, schema.ErrNoTable) {
-			return t, err
+			return err
 		}
-		// The connection may have gone (a server restart, an idle timeout): one more try on a
-		// new one.
 		d.Close()
 	}
 	c, err := d.d.Connect(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.conn = c
-	return schema.Describe(d.conn, db, table)
+	return f(d.conn)
 }
 
 // Close closes the connection, if any.

@@ -96,9 +96,12 @@ func sameInts(a, b []uint64) bool {
 
 // build turns a table map into a layout. Column names, signedness, charsets, ENUM/SET members
 // and the primary key come from the binlog's own row metadata when the server logs it
-// (binlog_row_metadata=FULL), so a later ALTER can never shift them. The server's current
-// definition fills in only what the binlog cannot say (MariaDB's JSON columns), or everything
-// when the server logs no metadata, in which case the layouts must agree or the reader stops.
+// (binlog_row_metadata=FULL), so a later ALTER can never shift them. MariaDB's JSON columns,
+// which the table map shows as LONGTEXT, come from the JSON column history at the reader's
+// position (see JSONColumns), never from today's definition. The server's current definition
+// fills in only details the binlog cannot say (a display width, Dolt's binary columns), and
+// only where it has the binlog's shape, or everything when the server logs no metadata, in
+// which case the layouts must agree or the reader stops.
 func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*tableState, error) {
 	db, name := string(tme.Schema), string(tme.Table)
 	n := int(tme.ColumnCount)
@@ -142,6 +145,12 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 		return nil
 	}
 
+	mariadb := r.cfg.Server != nil && r.cfg.Server.Flavor == mysql.MariaDBFlavor
+	jsonCols, err := r.jsonOf(ctx, db, name)
+	if err != nil {
+		return nil, err
+	}
+
 	unsigned := tme.UnsignedMap()
 	collations := tme.CollationMap()
 	enumSetCollations := tme.EnumSetCollationMap()
@@ -167,9 +176,10 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 			coll, hasColl = enumSetCollations[i]
 		}
 		isBinary := hasColl && coll == binaryCollation
-		if ic != nil && ic.Type == change.TypeBinary {
+		if ic != nil && ic.Type == change.TypeBinary && (!hasColl || !mariadb) {
 			// MySQL and MariaDB log the binary collation for binary columns; Dolt logs the
-			// table's default charset for every column, so the definition has to say.
+			// table's default charset for every column, so the definition has to say. MariaDB's
+			// binlog is exact: today's definition must not retype rows written before a change.
 			isBinary = true
 		}
 		switch tp {
@@ -233,7 +243,7 @@ func (r *Reader) build(ctx context.Context, tme *replication.TableMapEvent) (*ta
 		default:
 			return nil, fmt.Errorf("%w: %s.%s column %s has binlog type %d, which dts cannot decode", ErrUnsupported, db, name, names[i], tp)
 		}
-		if cv.Type == change.TypeString && ic != nil && ic.Type == change.TypeJSON {
+		if cv.Type == change.TypeString && jsonCols.has(names[i]) {
 			cv.Type = change.TypeJSON
 		}
 		if !full && ic != nil && !compatible(cv.Type, ic.Type) {

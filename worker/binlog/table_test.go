@@ -412,12 +412,23 @@ func TestBuildDeclaredTypes(t *testing.T) {
 }
 
 type fakeDescriber struct {
-	t   *schema.Table
-	err error
+	t      *schema.Table
+	err    error
+	checks []schema.JSONCheck
 }
 
 func (f fakeDescriber) Describe(context.Context, string, string) (*schema.Table, error) {
 	return f.t, f.err
+}
+
+func (f fakeDescriber) JSONChecks(_ context.Context, dbs []string, table string) ([]schema.JSONCheck, error) {
+	var out []schema.JSONCheck
+	for _, c := range f.checks {
+		if slices.Contains(dbs, c.DB) && (table == "" || c.Table == table) {
+			out = append(out, c)
+		}
+	}
+	return out, f.err
 }
 
 func scol(name string, tp change.ColumnType, unsigned bool, values ...string) schema.Column {
@@ -440,19 +451,47 @@ func TestBuildWithDescribe(t *testing.T) {
 		scol("id", change.TypeInt, true), scol("doc", change.TypeJSON, false), scol("st", change.TypeEnum, false, "on", "off"), scol("bin", change.TypeBinary, false),
 	}, PK: []int{0}}
 	described.Columns[1].CaseInsensitive = false
+	// MariaDB's information_schema has doc as JSON (its json_valid check).
+	docJSON := []schema.JSONCheck{{DB: "shop", Table: "t", Name: "doc", Column: "doc", ColumnLevel: true}}
+	full := func() *replication.TableMapEvent {
+		e := bare()
+		e.ColumnName = [][]byte{[]byte("id"), []byte("doc"), []byte("st"), []byte("bin")}
+		e.SignednessBitmap = []byte{0}
+		e.DefaultCharset = []uint64{45, 1, 63}
+		e.EnumStrValue = [][][]byte{{[]byte("a"), []byte("b")}}
+		return e
+	}
+	fullWant := func(doc change.ColumnType) []change.Column {
+		return []change.Column{
+			{Name: "id", Type: change.TypeInt},
+			{Name: "doc", Type: doc, CaseInsensitive: doc == change.TypeString},
+			{Name: "st", Type: change.TypeEnum},
+			{Name: "bin", Type: change.TypeBinary},
+		}
+	}
+	// history is a JSON column history of database shop at the reader's position.
+	history := func(checks ...schema.JSONCheck) *JSONColumns {
+		e := jsonEdit{base: NewJSONColumns()}
+		e.cover("shop", "", checks)
+		return e.done()
+	}
 	tests := []struct {
 		name     string
 		tme      func() *replication.TableMapEvent
 		describe TableDescriber
-		wantErr  error  // errors.Is
-		errText  string // substring
-		want     []change.Column
-		wantPK   []int
-		members  []string
+		// mariadb reads from a MariaDB server, with the JSON column history json (nil: read
+		// from the describer when the reader meets the database).
+		mariadb bool
+		json    *JSONColumns
+		wantErr error  // errors.Is
+		errText string // substring
+		want    []change.Column
+		wantPK  []int
+		members []string
 	}{
 		{
 			name: "no metadata: names, signedness, JSON, members and key from the server",
-			tme:  bare, describe: fakeDescriber{t: described},
+			tme:  bare, describe: fakeDescriber{t: described, checks: docJSON}, mariadb: true,
 			want: []change.Column{
 				{Name: "id", Type: change.TypeInt, Unsigned: true},
 				{Name: "doc", Type: change.TypeJSON},
@@ -482,23 +521,30 @@ func TestBuildWithDescribe(t *testing.T) {
 			wantErr: ErrUnsupported, errText: "column 2 (doc) is string in the binlog but datetime now",
 		},
 		{
-			name: "full metadata: the binlog's names win, the server adds MariaDB's JSON",
-			tme: func() *replication.TableMapEvent {
-				e := bare()
-				e.ColumnName = [][]byte{[]byte("id"), []byte("doc"), []byte("st"), []byte("bin")}
-				e.SignednessBitmap = []byte{0}
-				e.DefaultCharset = []uint64{45, 1, 63}
-				e.EnumStrValue = [][][]byte{{[]byte("a"), []byte("b")}}
-				return e
-			},
-			describe: fakeDescriber{t: described},
-			want: []change.Column{
-				{Name: "id", Type: change.TypeInt},
-				{Name: "doc", Type: change.TypeJSON},
-				{Name: "st", Type: change.TypeEnum},
-				{Name: "bin", Type: change.TypeBinary},
-			},
-			wantPK: []int{0}, members: []string{"a", "b"},
+			name: "full metadata, MariaDB met for the first time: the binlog's names win, the server's checks add JSON",
+			tme:  full, describe: fakeDescriber{t: described, checks: docJSON}, mariadb: true,
+			want: fullWant(change.TypeJSON), wantPK: []int{0}, members: []string{"a", "b"},
+		},
+		{
+			name: "MariaDB: the history says JSON, today's definition says text",
+			tme:  full, describe: fakeDescriber{t: described}, mariadb: true, json: history(docJSON...),
+			want: fullWant(change.TypeJSON), wantPK: []int{0}, members: []string{"a", "b"},
+		},
+		{
+			name: "MariaDB: the history says text, today's definition says JSON",
+			tme:  full, describe: fakeDescriber{t: described, checks: docJSON}, mariadb: true, json: history(),
+			want: fullWant(change.TypeString), wantPK: []int{0}, members: []string{"a", "b"},
+		},
+		{
+			name: "MariaDB: a table-level json_valid check makes JSON",
+			tme:  full, describe: fakeDescriber{t: described}, mariadb: true,
+			json: history(schema.JSONCheck{DB: "shop", Table: "t", Name: "CONSTRAINT_1", Column: "DOC"}),
+			want: fullWant(change.TypeJSON), wantPK: []int{0}, members: []string{"a", "b"},
+		},
+		{
+			name: "MySQL: the table map types JSON itself, a text column stays text",
+			tme:  full, describe: fakeDescriber{t: described, checks: docJSON},
+			want: fullWant(change.TypeString), wantPK: []int{0}, members: []string{"a", "b"},
 		},
 		{
 			name: "full metadata, describe fails: the binlog is enough",
@@ -530,7 +576,12 @@ func TestBuildWithDescribe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &Reader{cfg: Config{Describe: tt.describe}, log: slog.New(slog.DiscardHandler)}
+			cfg := Config{Describe: tt.describe, Server: &Server{Flavor: mysql.MySQLFlavor}, JSONColumns: tt.json}
+			if tt.mariadb {
+				cfg.Server.Flavor = mysql.MariaDBFlavor
+			}
+			r := NewReader(cfg)
+			r.log = slog.New(slog.DiscardHandler)
 			ts, err := r.build(context.Background(), tt.tme())
 			if tt.wantErr != nil || tt.errText != "" {
 				if err == nil {

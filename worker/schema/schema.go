@@ -205,6 +205,81 @@ func describeJSON(q Querier, t *Table) error {
 	return nil
 }
 
+// JSONCheck is a json_valid(column) check: on MariaDB, whose JSON type is LONGTEXT with such a
+// check, it is what makes a text column JSON (the binlog's table map says LONGTEXT).
+type JSONCheck struct {
+	DB, Table string
+	// Name is the constraint's name: the column's own (MariaDB names it after the column) or a
+	// table-level constraint's.
+	Name   string
+	Column string
+	// ColumnLevel is set for a check declared with the column (MariaDB's JSON type declares
+	// one): it belongs to the column's definition, so a MODIFY or CHANGE of the column replaces
+	// it. A table-level check stays until dropped by name or with its column.
+	ColumnLevel bool
+}
+
+// JSONChecks reads the json_valid checks of the tables of the databases dbs (only of table, when
+// not empty). A server without CHECK_CONSTRAINTS, or whose CHECK_CONSTRAINTS has no TABLE_NAME
+// (MySQL 5.7, MySQL 8, Dolt), has none that matter: their JSON type is JSON in the binlog.
+func JSONChecks(q Querier, dbs []string, table string) ([]JSONCheck, error) {
+	if len(dbs) == 0 {
+		return nil, nil
+	}
+	where := "CONSTRAINT_SCHEMA IN (" + strings.TrimSuffix(strings.Repeat("?,", len(dbs)), ",") + ")"
+	args := make([]any, 0, len(dbs)+1)
+	for _, d := range dbs {
+		args = append(args, d)
+	}
+	if table != "" {
+		where += " AND TABLE_NAME = ?"
+		args = append(args, table)
+	}
+	r, err := q.Execute(`SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, LEVEL, CHECK_CLAUSE
+		FROM information_schema.CHECK_CONSTRAINTS WHERE `+where, args...)
+	level := true
+	if isBadField(err) {
+		// MariaDB before 10.5.10 has no LEVEL: a column's own check is named after it.
+		level = false
+		r, err = q.Execute(`SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, '', CHECK_CLAUSE
+			FROM information_schema.CHECK_CONSTRAINTS WHERE `+where, args...)
+	}
+	if err != nil {
+		var me *mysql.MyError
+		if errors.As(err, &me) && (me.Code == mysql.ER_UNKNOWN_TABLE || me.Code == mysql.ER_NO_SUCH_TABLE || me.Code == mysql.ER_BAD_FIELD_ERROR ||
+			me.Code == mysql.ER_UNKNOWN_ERROR) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read json_valid checks of %s: %w", strings.Join(dbs, ", "), err)
+	}
+	var out []JSONCheck
+	for i := range r.RowNumber() {
+		clause, _ := r.GetString(i, 4)
+		m := jsonCheck.FindStringSubmatch(strings.TrimSpace(clause))
+		if m == nil {
+			continue
+		}
+		var c JSONCheck
+		c.DB, _ = r.GetString(i, 0)
+		c.Table, _ = r.GetString(i, 1)
+		c.Name, _ = r.GetString(i, 2)
+		lv, _ := r.GetString(i, 3)
+		c.Column = strings.ReplaceAll(m[1], "``", "`")
+		if level {
+			c.ColumnLevel = strings.EqualFold(lv, "Column")
+		} else {
+			c.ColumnLevel = strings.EqualFold(c.Name, c.Column)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func isBadField(err error) bool {
+	var me *mysql.MyError
+	return errors.As(err, &me) && me.Code == mysql.ER_BAD_FIELD_ERROR
+}
+
 // TypeOf maps information_schema's DATA_TYPE (and the collation, which tells text from bytes)
 // to a column type class.
 func TypeOf(dataType, collation string) change.ColumnType {

@@ -365,3 +365,76 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("Describe of a missing table: %v, want ErrNoTable", err)
 	}
 }
+
+// checksQuerier answers JSONChecks' query as a server with or without CHECK_CONSTRAINTS.LEVEL
+// (MariaDB before 10.5.10) or TABLE_NAME (MySQL, Dolt) would.
+type checksQuerier struct {
+	t                *testing.T
+	level, tableName bool
+	rows             [][]any
+	err              error
+}
+
+func (q checksQuerier) Execute(cmd string, _ ...any) (*mysql.Result, error) {
+	badField := &mysql.MyError{Code: mysql.ER_BAD_FIELD_ERROR, Message: "Unknown column"}
+	switch {
+	case q.err != nil:
+		return nil, q.err
+	case !q.tableName, strings.Contains(cmd, "LEVEL") && !q.level:
+		return nil, badField
+	}
+	rows := q.rows
+	if !q.level {
+		rows = nil
+		for _, r := range q.rows {
+			rows = append(rows, []any{r[0], r[1], r[2], "", r[4]})
+		}
+	}
+	return result(q.t, []string{"CONSTRAINT_SCHEMA", "TABLE_NAME", "CONSTRAINT_NAME", "LEVEL", "CHECK_CLAUSE"}, rows), nil
+}
+
+func TestJSONChecks(t *testing.T) {
+	rows := [][]any{
+		{"shop", "t", "doc", "Column", "json_valid(`doc`)"},
+		{"shop", "t", "n", "Column", "`n` > 0"},
+		{"shop", "t", "CONSTRAINT_1", "Table", "json_valid(`a``b`)"},
+		{"shop", "t", "raw", "Table", "json_valid(`raw`)"},
+		{"shop", "u", "both", "Table", "json_valid(`a`) and json_valid(`b`)"},
+	}
+	tests := []struct {
+		name string
+		q    checksQuerier
+		want []JSONCheck
+		err  bool
+	}{
+		{
+			name: "MariaDB 10.5.10+", q: checksQuerier{t: t, level: true, tableName: true, rows: rows},
+			want: []JSONCheck{
+				{DB: "shop", Table: "t", Name: "doc", Column: "doc", ColumnLevel: true},
+				{DB: "shop", Table: "t", Name: "CONSTRAINT_1", Column: "a`b"},
+				{DB: "shop", Table: "t", Name: "raw", Column: "raw"},
+			},
+		},
+		{
+			name: "no LEVEL: a check named after its column is the column's", q: checksQuerier{t: t, tableName: true, rows: rows},
+			want: []JSONCheck{
+				{DB: "shop", Table: "t", Name: "doc", Column: "doc", ColumnLevel: true},
+				{DB: "shop", Table: "t", Name: "CONSTRAINT_1", Column: "a`b"},
+				{DB: "shop", Table: "t", Name: "raw", Column: "raw", ColumnLevel: true},
+			},
+		},
+		{name: "no TABLE_NAME (MySQL, Dolt): none", q: checksQuerier{t: t, level: true}},
+		{name: "a failure", q: checksQuerier{t: t, err: errors.New("gone")}, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := JSONChecks(tt.q, []string{"shop"}, "")
+			if (err != nil) != tt.err {
+				t.Fatalf("err %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("checks\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
