@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,9 +37,38 @@ func benchRows(t *testing.T) int {
 	return n
 }
 
+// phases are the bench's phases, in order; BENCH_PHASES picks some of them (the decode-only
+// baselines always run: every figure is relative to them).
+var phases = []string{"minimal", "worker", "latency", "formats", "copy", "wide"}
+
+// benchPhases is BENCH_PHASES: a comma-separated subset of phases (default all of them).
+func benchPhases(t *testing.T) map[string]bool {
+	t.Helper()
+	on := map[string]bool{}
+	v := os.Getenv("BENCH_PHASES")
+	if v == "" {
+		for _, p := range phases {
+			on[p] = true
+		}
+		return on
+	}
+	for _, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(phases, p) {
+			t.Fatalf("BENCH_PHASES=%q: %q is not one of %s", v, p, strings.Join(phases, ", "))
+		}
+		on[p] = true
+	}
+	if on["latency"] {
+		on["worker"] = true // it measures the worker left running after the backlog
+	}
+	return on
+}
+
 // TestBench prints the bench table. It asserts nothing about speed.
 func TestBench(t *testing.T) {
 	n := benchRows(t)
+	on := benchPhases(t)
 	profile := os.Getenv("BENCH_CPUPROFILE")
 	loadBefore := loadAvg()
 
@@ -50,61 +80,82 @@ func TestBench(t *testing.T) {
 	orders := buildOrders(t, db, planOrders(n))
 	dec := decodeOnly(t, db, orders, 9001, servers...)
 	dec.base = &dec
-	minimal := minimalPipeline(t, db, kafka, orders, servers...)
-	minimal.base = &dec
-
-	w, worker := measureWorker(t, bin, "dts worker", profile, orders, api.TaskSpec{
-		Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password},
-		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
-		Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
-	}, orders.start, orders.rows, servers...)
-	worker.base = &dec
-	lat, steady := latency(t, db, kafka, w, "orders", servers...)
-	steady.base = &dec
-	w.Stop(syscall.SIGTERM, 30*time.Second)
-
-	// The same worker over the same backlog in each other message format (kafka.format), with
-	// each format's defaults: the CPU a row costs in that format.
-	var formats []figures
-	for i, format := range []string{api.FormatCanal, api.FormatMaxwell, api.FormatDebezium} {
-		w, f := measureWorker(t, bin, "dts worker, "+format+" format", "", orders, api.TaskSpec{
-			Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(4450 + i)},
-			Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "orders_" + format, PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"},
-				Format: format},
+	all := []figures{dec}
+	if on["minimal"] {
+		minimal := minimalPipeline(t, db, kafka, orders, servers...)
+		minimal.base = &dec
+		all = append(all, minimal)
+	}
+	var lat latencies
+	var tail []figures
+	if on["worker"] {
+		w, worker := measureWorker(t, bin, "dts worker", profile, orders, api.TaskSpec{
+			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password},
+			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
 			Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
 		}, orders.start, orders.rows, servers...)
-		f.base = &dec
-		formats = append(formats, f)
+		worker.base = &dec
+		all = append(all, worker)
+		if on["latency"] {
+			var steady figures
+			lat, steady = latency(t, db, kafka, w, "orders", servers...)
+			steady.base = &dec
+			tail = append(tail, steady)
+		}
 		w.Stop(syscall.SIGTERM, 30*time.Second)
 	}
 
-	incr := false
-	tableRows, err := db.Query(t, "SELECT COUNT(*) FROM bench.orders").GetInt(0, 0)
-	if err != nil {
-		t.Fatalf("count orders: %v", err)
+	// The same worker over the same backlog in each other message format (kafka.format), with
+	// each format's defaults: the CPU a row costs in that format.
+	if on["formats"] {
+		for i, format := range []string{api.FormatCanal, api.FormatMaxwell, api.FormatDebezium} {
+			w, f := measureWorker(t, bin, "dts worker, "+format+" format", "", orders, api.TaskSpec{
+				Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(4450 + i)},
+				Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "orders_" + format, PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"},
+					Format: format},
+				Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
+			}, orders.start, orders.rows, servers...)
+			f.base = &dec
+			all = append(all, f)
+			w.Stop(syscall.SIGTERM, 30*time.Second)
+		}
 	}
-	w, cp := measureWorker(t, bin, "dts initial copy (incr=false)", "", orders, api.TaskSpec{
-		Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4444},
-		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders_copy", PartitionMode: api.PartitionByPrimaryKey},
-		Filters: []api.Filter{{DBName: "bench", Match: "orders"}},
-		Incr:    &incr,
-	}, "", int(tableRows), servers...)
-	w.Stop(syscall.SIGTERM, 30*time.Second)
 
-	wide := buildWide(t, db, n/5)
-	wdec := decodeOnly(t, db, wide, 9003, servers...)
-	wdec.base = &wdec
-	wideProfile := ""
-	if profile != "" {
-		wideProfile = profile + ".wide"
+	if on["copy"] {
+		incr := false
+		tableRows, err := db.Query(t, "SELECT COUNT(*) FROM bench.orders").GetInt(0, 0)
+		if err != nil {
+			t.Fatalf("count orders: %v", err)
+		}
+		w, cp := measureWorker(t, bin, "dts initial copy (incr=false)", "", orders, api.TaskSpec{
+			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4444},
+			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders_copy", PartitionMode: api.PartitionByPrimaryKey},
+			Filters: []api.Filter{{DBName: "bench", Match: "orders"}},
+			Incr:    &incr,
+		}, "", int(tableRows), servers...)
+		tail = append(tail, cp)
+		w.Stop(syscall.SIGTERM, 30*time.Second)
 	}
-	w, wworker := measureWorker(t, bin, "dts worker", wideProfile, wide, api.TaskSpec{
-		Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4446},
-		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "wide", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
-		Filters: []api.Filter{{DBName: "bench", Match: "/wid.*/", Filter: "status >= 0"}},
-	}, wide.start, wide.rows, servers...)
-	wworker.base = &wdec
-	w.Stop(syscall.SIGTERM, 30*time.Second)
+
+	shapes := []shape{orders}
+	if on["wide"] {
+		wide := buildWide(t, db, n/5)
+		shapes = append(shapes, wide)
+		wdec := decodeOnly(t, db, wide, 9003, servers...)
+		wdec.base = &wdec
+		wideProfile := ""
+		if profile != "" {
+			wideProfile = profile + ".wide"
+		}
+		w, wworker := measureWorker(t, bin, "dts worker", wideProfile, wide, api.TaskSpec{
+			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4446},
+			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "wide", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
+			Filters: []api.Filter{{DBName: "bench", Match: "/wid.*/", Filter: "status >= 0"}},
+		}, wide.start, wide.rows, servers...)
+		wworker.base = &wdec
+		tail = append(tail, wdec, wworker)
+		w.Stop(syscall.SIGTERM, 30*time.Second)
+	}
 	loadAfter := loadAvg()
 
 	version, _ := db.Query(t, "SELECT VERSION()").GetString(0, 0)
@@ -112,19 +163,20 @@ func TestBench(t *testing.T) {
 	fmt.Fprintf(out, "\n== dts bench, %s: %d cores (%s), GOMAXPROCS %d, CLK_TCK %d; MariaDB %s; Kafka-protocol broker (devkafka) in its own process\n",
 		time.Now().Format("2006-01-02 15:04"), cpuCount(), cpuModel(), runtime.GOMAXPROCS(0), clockTicks, version)
 	fmt.Fprintf(out, "load average before: %.2f %.2f %.2f   after: %.2f %.2f %.2f\n", loadBefore[0], loadBefore[1], loadBefore[2], loadAfter[0], loadAfter[1], loadAfter[2])
-	for _, s := range []shape{orders, wide} {
+	for _, s := range shapes {
 		fmt.Fprintf(out, "shape %-6s %s row changes, %.0f B of binlog per row: %s\n", s.table, groupDigits(s.rows), s.bytesPerRow(), s.desc)
 	}
 	fmt.Fprintln(out)
 	var rows [][]string
-	all := append([]figures{dec, minimal, worker}, formats...)
-	for _, f := range append(all, steady, cp, wdec, wworker) {
+	for _, f := range append(all, tail...) {
 		rows = append(rows, f.cells())
 	}
 	printTable(out, 2, tableHeader, rows)
-	fmt.Fprintf(out, "\nend-to-end latency at a steady %s rows/s for %s, orders (INSERT of %d rows sent every %s -> consumer receives; median INSERT round trip %.1f ms):\n\n",
-		groupDigits(lat.rps), lat.duration, latencyRPS*latencyTick/time.Second, latencyTick, float64(lat.insertRT)/float64(time.Millisecond))
-	printTable(out, 0, latencyHeader, [][]string{lat.cells()})
+	if on["latency"] {
+		fmt.Fprintf(out, "\nend-to-end latency at a steady %s rows/s for %s, orders (INSERT of %d rows sent every %s -> consumer receives; median INSERT round trip %.1f ms):\n\n",
+			groupDigits(lat.rps), lat.duration, latencyRPS*latencyTick/time.Second, latencyTick, float64(lat.insertRT)/float64(time.Millisecond))
+		printTable(out, 0, latencyHeader, [][]string{lat.cells()})
+	}
 	fmt.Fprint(out, `
 CPU s/1M rows: user+sys CPU time of the process doing the work, per million rows: the test process
   (getrusage) for go-mysql decode only and the minimal pipeline, the dts worker process

@@ -19,7 +19,8 @@
 // Environment: BENCH_ROWS sets the backlog's row changes (default 1,000,000; the wide backlog
 // has a fifth as many), for quick runs while developing. BENCH_CPUPROFILE=FILE writes a CPU
 // profile of the worker's first five seconds over the backlog to FILE, and over the wide
-// backlog to FILE.wide.
+// backlog to FILE.wide. BENCH_PHASES=worker,wide (say) runs only those of minimal, worker,
+// latency, formats, copy and wide, after the decode-only baseline.
 //
 // It prints figures and asserts nothing about speed.
 package bench
