@@ -73,7 +73,7 @@ func (p *pipeline) producerConfig() (produce.Config, error) {
 	if k.TLS != nil && k.TLS.Enabled && k.TLS.InsecureSkipVerify {
 		p.log.Warn("kafka.tls.insecure_skip_verify is set: the brokers' certificates are not checked, so anyone on the path can read and change what the task sends")
 	}
-	cfg.MaxInFlightBytes, cfg.Logger, cfg.OnAck = p.cfg.MaxInFlightBytes, p.log, p.metrics.acked.Inc
+	cfg.MaxInFlightBytes, cfg.Logger, cfg.OnAck = p.cfg.MaxInFlightBytes, p.log, func(n int) { p.metrics.acked.Add(float64(n)) }
 	return cfg, nil
 }
 

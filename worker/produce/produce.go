@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"golang.org/x/sync/semaphore"
 )
 
 // Acker is told when Kafka has acknowledged a message.
@@ -47,8 +46,9 @@ type Config struct {
 	// one at the brokers.
 	TransactionalID string
 	Logger          *slog.Logger
-	// OnAck, if set, is called for every acknowledged message.
-	OnAck func()
+	// OnAck, if set, is told how many messages were acknowledged, after each run of
+	// acknowledgements.
+	OnAck func(n int)
 }
 
 // Errors of delivery.
@@ -91,10 +91,9 @@ type Producer struct {
 	admin    sarama.ClusterAdmin
 	ap       sarama.AsyncProducer
 	dialer   *dialer
-	sem      *semaphore.Weighted
-	maxBytes int64
+	budget   budget
 	log      *slog.Logger
-	onAck    func()
+	onAck    func(int)
 
 	limit    int // the largest message, by the producer's own bound
 	limitsMu sync.Mutex
@@ -118,14 +117,30 @@ type topicLimit struct {
 // topicLimitTTL is how long a topic's max.message.bytes is believed.
 const topicLimitTTL = 5 * time.Minute
 
-// envelope carries a message and its bookkeeping in one allocation.
+// envelope carries a message and its bookkeeping in one allocation, which is reused once Kafka
+// has acknowledged the message (sarama reads no message it has returned as a success).
 type envelope struct {
-	msg    sarama.ProducerMessage
-	acker  Acker
-	size   int64
-	hash   uint32
-	origin fmt.Stringer
+	msg        sarama.ProducerMessage
+	key, value bytesEncoder
+	acker      Acker
+	size       int64
+	hash       uint32
+	origin     fmt.Stringer
 }
+
+var envelopes = sync.Pool{New: func() any { return new(envelope) }}
+
+func (e *envelope) release() {
+	*e = envelope{}
+	envelopes.Put(e)
+}
+
+// bytesEncoder is sarama.ByteEncoder by pointer: pointing the message's Key and Value at the
+// envelope's own fields allocates nothing, where converting a slice to the interface does.
+type bytesEncoder struct{ b []byte }
+
+func (e *bytesEncoder) Encode() ([]byte, error) { return e.b, nil }
+func (e *bytesEncoder) Length() int             { return len(e.b) }
 
 func init() {
 	// sarama's own bound on a response, for the reads it checks (ours are checked by dialer).
@@ -162,8 +177,7 @@ func New(cfg Config) (*Producer, error) {
 	p := &Producer{
 		client:   client,
 		dialer:   d,
-		sem:      semaphore.NewWeighted(cfg.MaxInFlightBytes),
-		maxBytes: cfg.MaxInFlightBytes,
+		budget:   budget{max: cfg.MaxInFlightBytes},
 		log:      cfg.Logger,
 		onAck:    cfg.OnAck,
 		limits:   map[string]topicLimit{},
@@ -358,42 +372,50 @@ func Size(key, value []byte) int { return batchOverhead + len(key) + len(value) 
 // producer has failed.
 func (p *Producer) Send(ctx context.Context, topic string, key, value []byte, hash uint32, a Acker, origin fmt.Stringer) error {
 	size := int64(len(key)+len(value)) + 64
-	if size > p.maxBytes {
-		size = p.maxBytes
-	}
-	if err := p.sem.Acquire(ctx, size); err != nil {
+	if err := p.budget.acquire(ctx, size, p.failed); err != nil {
+		if p.Err() != nil {
+			return p.err
+		}
 		return err
 	}
-	select {
-	case <-p.failed:
-		p.sem.Release(size)
-		return p.err
-	default:
-	}
-	env := &envelope{acker: a, size: size, hash: hash, origin: origin}
+	env := envelopes.Get().(*envelope)
+	env.acker, env.size, env.hash, env.origin = a, size, hash, origin
 	env.msg.Topic = topic
 	if key != nil {
-		env.msg.Key = sarama.ByteEncoder(key)
+		env.key.b = key
+		env.msg.Key = &env.key
 	}
 	if value != nil { // nil stays nil: a tombstone
-		env.msg.Value = sarama.ByteEncoder(value)
+		env.value.b = value
+		env.msg.Value = &env.value
 	}
 	env.msg.Metadata = env
 	if p.inflight.Add(1) == 1 {
 		p.lastProgress.Store(time.Now().UnixNano())
 	}
+	// The common case, with room in sarama's queue, without a select over three channels.
+	select {
+	case p.ap.Input() <- &env.msg:
+		return nil
+	default:
+	}
 	select {
 	case p.ap.Input() <- &env.msg:
 		return nil
 	case <-p.failed:
-		p.inflight.Add(-1)
-		p.sem.Release(size)
+		p.unsent(env)
 		return p.err
 	case <-ctx.Done():
-		p.inflight.Add(-1)
-		p.sem.Release(size)
+		p.unsent(env)
 		return ctx.Err()
 	}
+}
+
+// unsent gives back what a message Send did not queue held.
+func (p *Producer) unsent(env *envelope) {
+	p.inflight.Add(-1)
+	p.budget.release(env.size)
+	env.release()
 }
 
 // Failed is closed when a message could not be delivered; Err says why.
@@ -433,7 +455,9 @@ func (p *Producer) fail(err error) {
 	})
 }
 
-// acks turns sarama's results into acknowledgements until the producer is closed.
+// acks turns sarama's results into acknowledgements until the producer is closed. Successes
+// come in runs (a response acknowledges a whole batch): the clock is read and OnAck called once
+// per run, not per message.
 func (p *Producer) acks() {
 	defer close(p.done)
 	succ, errs := p.ap.Successes(), p.ap.Errors()
@@ -444,13 +468,25 @@ func (p *Producer) acks() {
 				succ = nil
 				continue
 			}
-			env := m.Metadata.(*envelope)
 			p.lastProgress.Store(time.Now().UnixNano())
-			p.inflight.Add(-1)
-			env.acker.Ack()
-			p.sem.Release(env.size)
+			n := 1
+			p.acked(m)
+		run:
+			for n < maxAckRun {
+				select {
+				case m, ok := <-succ:
+					if !ok {
+						succ = nil
+						break run
+					}
+					n++
+					p.acked(m)
+				default:
+					break run
+				}
+			}
 			if p.onAck != nil {
-				p.onAck()
+				p.onAck(n)
 			}
 		case e, ok := <-errs:
 			if !ok {
@@ -460,11 +496,24 @@ func (p *Producer) acks() {
 			// sarama's partition producer waits for this receive and then backs off: the fuse
 			// is blown before it can try the next message.
 			p.fail(p.deliveryError(e))
+			// Not reused: sarama reads a failed message after returning it (its backoff).
 			env := e.Msg.Metadata.(*envelope)
 			p.inflight.Add(-1)
-			p.sem.Release(env.size)
+			p.budget.release(env.size)
 		}
 	}
+}
+
+// maxAckRun bounds a run of acknowledgements handled before the clock is read again.
+const maxAckRun = 1024
+
+// acked handles one acknowledged message.
+func (p *Producer) acked(m *sarama.ProducerMessage) {
+	env := m.Metadata.(*envelope)
+	p.inflight.Add(-1)
+	env.acker.Ack()
+	p.budget.release(env.size)
+	env.release()
 }
 
 // permanentErrors are broker answers sending again cannot change.
