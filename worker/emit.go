@@ -53,7 +53,7 @@ type emitter struct {
 	sent    uint64
 	batch   *track.Batch[Checkpoint]
 	pending *change.Event
-	kbuf    []byte
+	slab    slab
 
 	lastCommit  atomic.Int64 // unix nanoseconds when the reader last passed a commit
 	lastIdle    atomic.Int64 // unix nanoseconds of the last heartbeat
@@ -185,9 +185,10 @@ func (e *emitter) deliver(ctx context.Context, ev *change.Event, topic string, h
 	} else if e.batch == nil {
 		e.batch = e.tracker.Open()
 	}
-	// One allocation for both: sarama keeps them until the message is acknowledged.
+	// Copied out of the renderer's buffers, which it reuses: sarama keeps them until the
+	// message is acknowledged.
 	n := len(key)
-	buf := make([]byte, n+len(val))
+	buf := e.slab.take(n + len(val))
 	copy(buf, key)
 	copy(buf[n:], val)
 	var k, v []byte
