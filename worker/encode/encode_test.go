@@ -453,6 +453,21 @@ func TestAppendString(t *testing.T) {
 	}
 }
 
+// Every byte value at every position of the eight-byte fast path and around it is written as
+// encoding/json writes it.
+func TestAppendStringEveryByte(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		for pos := 0; pos < 19; pos++ {
+			in := []byte(strings.Repeat("a", 19))
+			in[pos] = byte(b)
+			got := AppendString(nil, string(in))
+			if want := marshalNoHTML(t, string(in)); string(got) != want {
+				t.Fatalf("AppendString(%q) = %s, encoding/json writes %s", in, got, want)
+			}
+		}
+	}
+}
+
 // replaceInvalid replaces each byte of an invalid UTF-8 sequence with U+FFFD, as encoding/json does.
 func replaceInvalid(s string) string {
 	var b strings.Builder
