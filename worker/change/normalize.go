@@ -160,6 +160,9 @@ func (n *Normalizer) convert(v any) (any, bool) {
 		}
 		return n.strValue(v)
 	case TypeString, TypeJSON:
+		if _, ok := v.(string); ok && n.Text == nil {
+			return v, true // as is, without boxing it again
+		}
 		s, ok := n.str(v)
 		if !ok {
 			return nil, false
@@ -209,6 +212,9 @@ func (n *Normalizer) str(v any) (string, bool) {
 
 // strValue is str as a Row value: nil when v is not text.
 func (n *Normalizer) strValue(v any) (any, bool) {
+	if _, ok := v.(string); ok {
+		return v, true // as is, without boxing it again
+	}
 	if s, ok := n.str(v); ok {
 		return s, true
 	}
@@ -233,6 +239,9 @@ func intValue(v any, unsigned bool, bits uint) (any, bool) {
 	case int32:
 		s = int64(x)
 	case int64:
+		if !unsigned {
+			return v, true // already a Row value: boxing it again would allocate
+		}
 		s = x
 	case uint8:
 		return uint64(x), true
@@ -244,7 +253,7 @@ func intValue(v any, unsigned bool, bits uint) (any, bool) {
 		if !unsigned {
 			return int64(x), true
 		}
-		return x, true
+		return v, true
 	default:
 		return nil, false
 	}
