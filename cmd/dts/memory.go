@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+)
+
+// The worker's memory budget (--memory-mb) sets how much it may hold: a quarter of it for
+// messages sent to Kafka and not yet acknowledged, and the Go runtime's soft limit at three
+// quarters of it (the rest is what the process holds beside its heap), with a garbage
+// collector that waits for the heap to grow five times over its live size. Collections then
+// happen when the budget is mostly used, not every time the heap doubles: a worker spends less
+// of its CPU collecting (see README, Performance), and its memory stays within the budget.
+// GOGC and GOMEMLIMIT, when set, are the operator's and stay.
+
+// DefaultMemoryMB is the worker's default memory budget outside Nomad.
+const DefaultMemoryMB = 128
+
+// defaultMemoryMB is the budget a worker takes without --memory-mb: under Nomad, what its
+// allocation may use (NOMAD_MEMORY_MAX_LIMIT, which Nomad sets when memory oversubscription
+// lets the task go above its reservation, else NOMAD_MEMORY_LIMIT, the reservation, which the
+// exec and docker drivers enforce); elsewhere DefaultMemoryMB.
+func defaultMemoryMB(getenv func(string) string) int64 {
+	for _, name := range []string{"NOMAD_MEMORY_MAX_LIMIT", "NOMAD_MEMORY_LIMIT"} {
+		if mb, err := strconv.ParseInt(getenv(name), 10, 64); err == nil && mb > 0 {
+			return mb
+		}
+	}
+	return DefaultMemoryMB
+}
+
+// gcPercent is the collector's GOGC under a memory budget: the soft limit, not the heap's
+// growth, decides when it runs while the live heap is under a fifth of the budget.
+const gcPercent = 400
+
+// memoryPlan is what a budget sets.
+type memoryPlan struct {
+	InFlightBytes int64 // worker.Config.MaxInFlightBytes
+	SoftLimit     int64 // debug.SetMemoryLimit; 0: left to GOMEMLIMIT
+	GCPercent     int   // debug.SetGCPercent; 0: left to GOGC
+}
+
+// planMemory derives the plan of a budget of mb MiB; getenv reads GOGC and GOMEMLIMIT.
+func planMemory(mb int64, getenv func(string) string) (memoryPlan, error) {
+	if mb < 32 {
+		return memoryPlan{}, fmt.Errorf("--memory-mb %d: a worker needs at least 32 MiB", mb)
+	}
+	b := mb << 20
+	p := memoryPlan{InFlightBytes: b / 4}
+	if getenv("GOMEMLIMIT") == "" {
+		p.SoftLimit = b / 4 * 3
+	}
+	if getenv("GOGC") == "" {
+		p.GCPercent = gcPercent
+	}
+	return p, nil
+}
+
+// apply sets the plan's runtime settings.
+func (p memoryPlan) apply(log *slog.Logger, mb int64) {
+	if p.SoftLimit > 0 {
+		debug.SetMemoryLimit(p.SoftLimit)
+	}
+	if p.GCPercent > 0 {
+		debug.SetGCPercent(p.GCPercent)
+	}
+	log.Debug("memory budget", "mb", mb, "in_flight_bytes", p.InFlightBytes, "soft_limit", p.SoftLimit, "gc_percent", p.GCPercent)
+}
