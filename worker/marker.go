@@ -48,8 +48,9 @@ func (p *pipeline) cutOver(ctx context.Context, conn *client.Conn, rend *render.
 				topics = append(topics, t)
 			}
 		}
+		key := encode.AppendMarkerKey(nil, p.task.Version)
 		value := encode.AppendMarker(nil, p.task.Version, prevVersion, start.Pos.String(), time.Now())
-		if err := e.sendMarkers(ctx, topics, value, start); err != nil {
+		if err := e.sendMarkers(ctx, topics, key, value, start); err != nil {
 			return fmt.Errorf("alter markers: %w", err)
 		}
 		if e.txn == nil {
@@ -87,7 +88,7 @@ func (p *pipeline) topics(conn *client.Conn, rend *render.Renderer, scope *filte
 }
 
 // sendMarkers sends value to every partition of topics, in a batch of its own sealed at c.
-func (e *emitter) sendMarkers(ctx context.Context, topics []string, value []byte, c Checkpoint) error {
+func (e *emitter) sendMarkers(ctx context.Context, topics []string, key, value []byte, c Checkpoint) error {
 	defer e.lock()()
 	for _, topic := range topics {
 		parts, err := e.prod.Partitions(topic)
@@ -96,7 +97,7 @@ func (e *emitter) sendMarkers(ctx context.Context, topics []string, value []byte
 		}
 		for _, part := range parts {
 			if e.txn != nil {
-				if err := e.beginTxn(len(value)); err != nil {
+				if err := e.beginTxn(len(key) + len(value)); err != nil {
 					return err
 				}
 			} else if e.batch == nil {
@@ -105,7 +106,7 @@ func (e *emitter) sendMarkers(ctx context.Context, topics []string, value []byte
 			e.batch.Add()
 			// The partitioner takes hash modulo the partition count: the partition's own number
 			// selects it.
-			if err := e.prod.Send(ctx, topic, nil, value, uint32(part), e.batch, nil); err != nil {
+			if err := e.prod.Send(ctx, topic, key, value, uint32(part), e.batch, nil); err != nil {
 				return err
 			}
 		}

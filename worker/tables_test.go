@@ -1,6 +1,7 @@
 package worker_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,10 @@ func TestAlterMarkers(t *testing.T) {
 				parts[r.Partition] = true
 				if jsonString(v["pos"]) != jsonString(first.Pos) || jsonString(v["previous_version"]) != jsonString(first.AppliedVersion) {
 					t.Errorf("%s marker %s", topic, r.Value)
+				}
+				// Keyed: a compacted topic refuses records without a key.
+				if want := fmt.Sprintf(`{"type":"alter","version":%s}`, jsonString(v["version"])); string(r.Key) != want {
+					t.Errorf("%s marker key %q, want %s", topic, r.Key, want)
 				}
 			}
 		}

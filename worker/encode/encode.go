@@ -430,6 +430,15 @@ func (d *DTS) Encode(ev *change.Event, key []byte, send func(key, value []byte) 
 	return send(key, d.vbuf)
 }
 
+// AppendMarkerKey appends the key of an alter marker: markers need one, as a compacted topic
+// refuses records without a key, and one per version keeps each version's markers apart when the
+// topic is compacted.
+func AppendMarkerKey(dst []byte, version int64) []byte {
+	dst = append(dst, `{"type":"alter","version":`...)
+	dst = strconv.AppendInt(dst, version, 10)
+	return append(dst, '}')
+}
+
 // AppendMarker appends an alter marker: the spec version in effect from pos on, and the one
 // before it.
 func AppendMarker(dst []byte, version, previous int64, pos string, at time.Time) []byte {
