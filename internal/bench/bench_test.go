@@ -39,7 +39,7 @@ func benchRows(t *testing.T) int {
 
 // phases are the bench's phases, in order; BENCH_PHASES picks some of them (the decode-only
 // baselines always run: every figure is relative to them).
-var phases = []string{"minimal", "worker", "latency", "formats", "copy", "wide"}
+var phases = []string{"minimal", "worker", "latency", "formats", "compression", "copy", "wide"}
 
 // benchPhases is BENCH_PHASES: a comma-separated subset of phases (default all of them).
 func benchPhases(t *testing.T) map[string]bool {
@@ -65,6 +65,40 @@ func benchPhases(t *testing.T) map[string]bool {
 	return on
 }
 
+// compare measures the worker again over shape s, BENCH_REPEAT-1 more times, and as many times
+// the binary BENCH_COMPARE names (another build of dts, say the main branch's), alternately, so
+// that two builds are compared in one run under the same load. Each run has its own server id.
+func compare(t *testing.T, bin string, s shape, spec func(serverID uint32) api.TaskSpec, base *figures, servers []int) []figures {
+	t.Helper()
+	repeat := 1
+	if v := os.Getenv("BENCH_REPEAT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 20 {
+			t.Fatalf("BENCH_REPEAT=%q: want 1 to 20 runs", v)
+		}
+		repeat = n
+	}
+	other := os.Getenv("BENCH_COMPARE")
+	var out []figures
+	id := uint32(4600)
+	run := func(path, label string) {
+		id++
+		w, f := measureWorker(t, path, label, "", s, spec(id), s.start, s.rows, servers...)
+		f.base = base
+		out = append(out, f)
+		w.Stop(syscall.SIGTERM, 30*time.Second)
+	}
+	for i := 0; i < repeat; i++ {
+		if other != "" {
+			run(other, "dts worker, BENCH_COMPARE")
+		}
+		if i > 0 {
+			run(bin, "dts worker")
+		}
+	}
+	return out
+}
+
 // TestBench prints the bench table. It asserts nothing about speed.
 func TestBench(t *testing.T) {
 	n := benchRows(t)
@@ -88,12 +122,15 @@ func TestBench(t *testing.T) {
 	}
 	var lat latencies
 	var tail []figures
-	if on["worker"] {
-		w, worker := measureWorker(t, bin, "dts worker", profile, orders, api.TaskSpec{
-			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password},
+	ordersSpec := func(serverID uint32) api.TaskSpec {
+		return api.TaskSpec{
+			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: serverID},
 			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
 			Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
-		}, orders.start, orders.rows, servers...)
+		}
+	}
+	if on["worker"] {
+		w, worker := measureWorker(t, bin, "dts worker", profile, orders, ordersSpec(0), orders.start, orders.rows, servers...)
 		worker.base = &dec
 		all = append(all, worker)
 		if on["latency"] {
@@ -103,6 +140,7 @@ func TestBench(t *testing.T) {
 			tail = append(tail, steady)
 		}
 		w.Stop(syscall.SIGTERM, 30*time.Second)
+		all = append(all, compare(t, bin, orders, ordersSpec, &dec, servers)...)
 	}
 
 	// The same worker over the same backlog in each other message format (kafka.format), with
@@ -113,6 +151,22 @@ func TestBench(t *testing.T) {
 				Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(4450 + i)},
 				Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "orders_" + format, PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"},
 					Format: format},
+				Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
+			}, orders.start, orders.rows, servers...)
+			f.base = &dec
+			all = append(all, f)
+			w.Stop(syscall.SIGTERM, 30*time.Second)
+		}
+	}
+
+	// The same worker with each other kafka.compression: what compressing costs per row (lz4,
+	// the default, is the "dts worker" row).
+	if on["compression"] {
+		for i, c := range []string{"none", "snappy", "zstd", "gzip"} {
+			w, f := measureWorker(t, bin, "dts worker, compression "+c, "", orders, api.TaskSpec{
+				Source: &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: uint32(4460 + i)},
+				Kafka: api.Kafka{Addr: kafka.Addr(), Topic: "orders_" + c, PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"},
+					Compression: c},
 				Filters: []api.Filter{{DBName: "bench", Match: "/ord.*/", Filter: "status >= 0"}},
 			}, orders.start, orders.rows, servers...)
 			f.base = &dec
@@ -147,13 +201,17 @@ func TestBench(t *testing.T) {
 		if profile != "" {
 			wideProfile = profile + ".wide"
 		}
-		w, wworker := measureWorker(t, bin, "dts worker", wideProfile, wide, api.TaskSpec{
-			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4446},
-			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "wide", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
-			Filters: []api.Filter{{DBName: "bench", Match: "/wid.*/", Filter: "status >= 0"}},
-		}, wide.start, wide.rows, servers...)
+		wideSpec := func(serverID uint32) api.TaskSpec {
+			return api.TaskSpec{
+				Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: serverID},
+				Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "wide", PartitionMode: api.PartitionByPrimaryKey, ExcludeColumns: api.StringList{"nothing_here"}},
+				Filters: []api.Filter{{DBName: "bench", Match: "/wid.*/", Filter: "status >= 0"}},
+			}
+		}
+		w, wworker := measureWorker(t, bin, "dts worker", wideProfile, wide, wideSpec(4446), wide.start, wide.rows, servers...)
 		wworker.base = &wdec
 		tail = append(tail, wdec, wworker)
+		tail = append(tail, compare(t, bin, wide, wideSpec, &wdec, servers)...)
 		w.Stop(syscall.SIGTERM, 30*time.Second)
 	}
 	loadAfter := loadAvg()
@@ -185,9 +243,11 @@ cores: that CPU time over wall time. × decode CPU: CPU per row over go-mysql de
 peak RSS: VmHWM of that process (the test process's is reset before each of its phases).
 db+broker cores: MariaDB's and the broker's CPU over the phase, sharing the machine with it.
 dts worker: regex table match + row filter + excluded column, primary-key partitions, sarama
-  idempotent, acks=all, lz4; in the dts format unless one is named (kafka.format with its
-  defaults; debezium: no embedded schema, tombstones on, DECIMAL precise). minimal: hand-written
-  JSON, same producer settings, no filters, no checkpoints, unbounded memory. initial copy: 5,000-row primary-key chunks, each a checkpoint.
+  idempotent, acks=all, lz4 unless another compression is named; in the dts format unless one
+  is named (kafka.format with its defaults; debezium: no embedded schema, tombstones on, DECIMAL
+  precise); memory budget 128 MiB (--memory-mb). minimal: hand-written JSON, same producer
+  settings, no filters, no checkpoints, unbounded memory. initial copy: 5,000-row primary-key
+  chunks, each a checkpoint.
 `)
 	if profile != "" {
 		fmt.Fprintf(out, "The dts worker rows include the cost of CPU profiling (BENCH_CPUPROFILE=%s).\n", profile)
