@@ -230,11 +230,20 @@ func Frac(s string, dec int) string {
 	case dec == 0:
 		return s[:dot]
 	case dot < 0:
-		return s + "." + strings.Repeat("0", dec)
+		return s + "." + zeros(dec)
 	}
 	have := len(s) - dot - 1
 	if have >= dec {
 		return s[:dot+1+dec]
 	}
-	return s + strings.Repeat("0", dec-have)
+	return s + zeros(dec-have)
+}
+
+// zeros returns n zero digits, without allocating for any precision MySQL has (6 at most).
+func zeros(n int) string {
+	const z = "000000000"
+	if n <= len(z) {
+		return z[:n]
+	}
+	return strings.Repeat("0", n)
 }

@@ -129,6 +129,10 @@ func TestFrac(t *testing.T) {
 		{"-838:59:59.000000", 0, "-838:59:59"},
 		{"838:59:59.123", 6, "838:59:59.123000"},
 		{"", 0, ""},
+		// More digits than MySQL has, as only a hostile server sends: padded all the same.
+		{"12:34:56", 12, "12:34:56.000000000000"},
+		{"12:34:56.5", 11, "12:34:56.50000000000"},
+		{"12:34:56.123456789012", 10, "12:34:56.1234567890"},
 	}
 	for _, tt := range tests {
 		if got := Frac(tt.in, tt.dec); got != tt.want {
