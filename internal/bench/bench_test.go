@@ -181,7 +181,11 @@ func TestBench(t *testing.T) {
 		if err != nil {
 			t.Fatalf("count orders: %v", err)
 		}
-		w, cp := measureWorker(t, bin, "dts initial copy (incr=false)", "", orders, api.TaskSpec{
+		copyProfile := ""
+		if profile != "" {
+			copyProfile = profile + ".copy"
+		}
+		w, cp := measureWorker(t, bin, "dts initial copy (incr=false)", copyProfile, orders, api.TaskSpec{
 			Source:  &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password, ServerID: 4444},
 			Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "orders_copy", PartitionMode: api.PartitionByPrimaryKey},
 			Filters: []api.Filter{{DBName: "bench", Match: "orders"}},
