@@ -39,7 +39,7 @@ func benchRows(t *testing.T) int {
 
 // phases are the bench's phases, in order; BENCH_PHASES picks some of them (the decode-only
 // baselines always run: every figure is relative to them).
-var phases = []string{"minimal", "worker", "latency", "formats", "compression", "copy", "wide"}
+var phases = []string{"minimal", "worker", "latency", "exactly_once", "formats", "compression", "copy", "wide"}
 
 // benchPhases is BENCH_PHASES: a comma-separated subset of phases (default all of them).
 func benchPhases(t *testing.T) map[string]bool {
@@ -141,6 +141,18 @@ func TestBench(t *testing.T) {
 		}
 		w.Stop(syscall.SIGTERM, 30*time.Second)
 		all = append(all, compare(t, bin, orders, ordersSpec, &dec, servers)...)
+	}
+
+	// The same worker with kafka.delivery exactly_once: Kafka transactions holding whole source
+	// transactions and the checkpoint, committed at the task's commit interval.
+	if on["exactly_once"] {
+		spec := ordersSpec(4470)
+		spec.Kafka.Topic = "orders_eos"
+		spec.Kafka.Delivery = api.ExactlyOnce
+		w, f := measureWorker(t, bin, "dts worker, exactly_once", "", orders, spec, orders.start, orders.rows, servers...)
+		f.base = &dec
+		all = append(all, f)
+		w.Stop(syscall.SIGTERM, 30*time.Second)
 	}
 
 	// The same worker over the same backlog in each other message format (kafka.format), with
@@ -247,7 +259,8 @@ cores: that CPU time over wall time. × decode CPU: CPU per row over go-mysql de
 peak RSS: VmHWM of that process (the test process's is reset before each of its phases).
 db+broker cores: MariaDB's and the broker's CPU over the phase, sharing the machine with it.
 dts worker: regex table match + row filter + excluded column, primary-key partitions, sarama
-  idempotent, acks=all, lz4 unless another compression is named; in the dts format unless one
+  idempotent, acks=all, lz4 unless another compression is named, at least once unless
+  exactly_once is named (Kafka transactions, default commit interval); in the dts format unless one
   is named (kafka.format with its defaults; debezium: no embedded schema, tombstones on, DECIMAL
   precise); memory budget 128 MiB (--memory-mb). minimal: hand-written JSON, same producer
   settings, no filters, no checkpoints, unbounded memory. initial copy: 5,000-row primary-key

@@ -20,10 +20,10 @@
 // has a fifth as many), for quick runs while developing. BENCH_CPUPROFILE=FILE writes a CPU
 // profile of the worker's first five seconds over the backlog to FILE, over the wide backlog
 // to FILE.wide, and of the initial copy to FILE.copy. BENCH_PHASES=worker,wide (say) runs only
-// those of minimal, worker, latency, formats, compression, copy and wide, after the decode-only
-// baseline. BENCH_COMPARE=PATH measures the dts binary at PATH (another build) over the same
-// backlogs beside this one's, and BENCH_REPEAT=N runs both N times, alternately: two builds
-// compared in one run, under the same load.
+// those of minimal, worker, latency, exactly_once, formats, compression, copy and wide, after
+// the decode-only baseline. BENCH_COMPARE=PATH measures the dts binary at PATH (another build)
+// over the same backlogs beside this one's, and BENCH_REPEAT=N runs both N times, alternately:
+// two builds compared in one run, under the same load.
 //
 // It prints figures and asserts nothing about speed.
 package bench
