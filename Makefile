@@ -53,11 +53,14 @@ deps-dolt:
 test: deps lint
 	$(GO) test -race -count=1 -timeout 60m ./...
 
-## lint: go vet and gofmt
+## lint: go.mod tidy, go vet, gofmt and staticcheck (pinned), bench files included
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 lint:
-	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(GO) vet -tags bench ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './deploy/tools/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) run $(STATICCHECK) -tags bench ./...
 
 ## bench: one table of rates, CPU per 1M rows, memory and latency, with baselines measured in the
 ##        same run (BENCH_ROWS=100000 for a quick run; BENCH_CPUPROFILE=FILE profiles the worker)

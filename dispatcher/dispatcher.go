@@ -116,7 +116,7 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("a store and a launcher are required"))
 	}
 	if (c.AuthUser == "" || c.AuthPassword == "") && !c.Insecure {
-		errs = append(errs, errors.New("Basic auth credentials are required (or run it insecure, without auth)"))
+		errs = append(errs, errors.New("basic auth credentials are required (or run it insecure, without auth)"))
 	}
 	if c.DefaultCredentials != nil && c.DefaultCredentials.Username != "" && c.SourceAllow == nil {
 		errs = append(errs, errors.New("a default replication account needs an allow-list of the source hosts it may log in to; without one any API caller could point a task at a server of theirs and receive its password"))

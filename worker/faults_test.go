@@ -354,7 +354,7 @@ func TestOversizedRow(t *testing.T) {
 	if id := recs[len(recs)-1].JSON(t)["data"].(map[string]any)["id"]; fmt.Sprint(id) != "3" {
 		t.Fatalf("after skipping, got row %v", id)
 	}
-	st = h.waitStatus("a warning about the skipped row", func(s *api.Status) bool {
+	h.waitStatus("a warning about the skipped row", func(s *api.Status) bool {
 		return s.State == api.StateRunning && strings.Contains(s.Message, "1 rows larger")
 	})
 	if n := h.metric("dts_worker_rows_oversized_total"); n != 1 {

@@ -108,9 +108,9 @@ func TestFlavorResume(t *testing.T) {
 		h.stop()
 		db.Exec(t, "INSERT INTO r.t VALUES (3)", "INSERT INTO r.t VALUES (4)")
 		h.start()
-		recs := kafka.WaitRecords(t, "r", 4, 60*time.Second)
+		kafka.WaitRecords(t, "r", 4, 60*time.Second)
 		waitCaughtUp(t, h, db)
-		recs = kafka.Read(t, "r")
+		recs := kafka.Read(t, "r")
 		var ids []string
 		for _, v := range values(t, recs) {
 			ids = append(ids, fmt.Sprint(v["data"].(map[string]any)["id"]))

@@ -105,7 +105,7 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 	waitCopied(w, 110000)
 	w.Stop(syscall.SIGKILL, time.Second)
 	killedAt2 := status().Snapshot.RowsCopied
-	w = start(2)
+	start(2) // stopped by the test's cleanup
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		if st := status(); st != nil && st.Snapshot != nil && st.Snapshot.Done && st.State == api.StateRunning {

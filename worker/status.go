@@ -19,9 +19,6 @@ type report struct {
 	mu sync.Mutex
 	// st holds the state, the message and the checkpoint in the form they are saved.
 	st api.Status
-	// warning is shown while the pipeline runs and nothing is wrong (a filter that selects no
-	// table, rows skipped, Kafka slow to acknowledge).
-	warning string
 	// caughtUp is true while the checkpoint is at the source's end: the lag is then 0 rather
 	// than the age of the last transaction.
 	caughtUp bool

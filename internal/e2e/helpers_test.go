@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -478,15 +477,6 @@ func httpJSONHeader(ctx context.Context, c *http.Client, method, url, body strin
 		return nil, fmt.Errorf("HTTP %d, not an envelope: %.200s", resp.StatusCode, b)
 	}
 	return rep, nil
-}
-
-func tempDir(t *testing.T, name string) string {
-	t.Helper()
-	d := filepath.Join(t.TempDir(), name)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

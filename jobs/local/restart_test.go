@@ -212,8 +212,7 @@ func TestPanickingWorkerIsRestarted(t *testing.T) {
 	second := make(chan struct{})
 	l, _ := newTestLauncher(t, func(ctx context.Context, _ *api.Task, _ api.Credentials, _ net.Listener) error {
 		if n.Add(1) == 1 {
-			var m map[string]int
-			m["x"] = 1 // a bug in the worker
+			panic("a bug in the worker")
 		}
 		close(second)
 		<-ctx.Done()

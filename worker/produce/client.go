@@ -235,7 +235,7 @@ func check(cfg Config, timeout time.Duration, topics []string) (*ClusterInfo, er
 			}
 		}
 		if r.Admin != nil {
-			entries, err := r.Admin.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(b.ID())),
+			entries, err := describeConfig(r.Admin, sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(b.ID())),
 				ConfigNames: []string{"message.max.bytes", "auto.create.topics.enable", "num.partitions"}})
 			if err == nil {
 				for _, e := range entries {
@@ -259,7 +259,7 @@ func check(cfg Config, timeout time.Duration, topics []string) (*ClusterInfo, er
 			if !ok {
 				continue
 			}
-			entries, err := r.Admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: t, ConfigNames: []string{"max.message.bytes"}})
+			entries, err := describeConfig(r.Admin, sarama.ConfigResource{Type: sarama.TopicResource, Name: t, ConfigNames: []string{"max.message.bytes"}})
 			if err == nil {
 				ti.MaxMessageBytes = configInt(entries, "max.message.bytes", 0)
 				info.Topics[t] = ti

@@ -87,13 +87,13 @@ const (
 // delivery failure it sends nothing more: every connection is cut at once (see dialer), so a
 // message queued behind the failed one can never reach Kafka before it.
 type Producer struct {
-	client   sarama.Client
-	admin    sarama.ClusterAdmin
-	ap       sarama.AsyncProducer
-	dialer   *dialer
-	budget   budget
-	log      *slog.Logger
-	onAck    func(int)
+	client sarama.Client
+	admin  sarama.ClusterAdmin
+	ap     sarama.AsyncProducer
+	dialer *dialer
+	budget budget
+	log    *slog.Logger
+	onAck  func(int)
 
 	limit    int // the largest message, by the producer's own bound
 	limitsMu sync.Mutex
@@ -175,14 +175,14 @@ func New(cfg Config) (*Producer, error) {
 		}
 	}
 	p := &Producer{
-		client:   client,
-		dialer:   d,
-		budget:   budget{max: cfg.MaxInFlightBytes},
-		log:      cfg.Logger,
-		onAck:    cfg.OnAck,
-		limits:   map[string]topicLimit{},
-		failed:   make(chan struct{}),
-		done:     make(chan struct{}),
+		client: client,
+		dialer: d,
+		budget: budget{max: cfg.MaxInFlightBytes},
+		log:    cfg.Logger,
+		onAck:  cfg.OnAck,
+		limits: map[string]topicLimit{},
+		failed: make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	if admin, err := sarama.NewClusterAdminFromClient(client); err == nil {
 		p.admin = admin
@@ -226,7 +226,7 @@ func connectError(addrs string, d *dialer, err error) error {
 	if errors.Is(err, sarama.ErrSASLAuthenticationFailed) {
 		return reject(fmt.Errorf("connect to kafka %s: the brokers refused kafka.sasl's user name or password (or its mechanism): %w", addrs, err))
 	}
-	if last, _ := d.lastError(); last != nil {
+	if _, last := d.lastError(); last != nil {
 		return fmt.Errorf("connect to kafka %s: %w (%v)", addrs, err, last)
 	}
 	return fmt.Errorf("connect to kafka %s: %w", addrs, err)
@@ -313,12 +313,31 @@ func (p *Producer) brokerLimit() int {
 	if len(brokers) == 0 {
 		return defaultMaxMessageBytes
 	}
-	entries, err := p.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(brokers[0].ID())), ConfigNames: []string{"message.max.bytes"}})
+	entries, err := describeConfig(p.admin, sarama.ConfigResource{Type: sarama.BrokerResource, Name: strconv.Itoa(int(brokers[0].ID())), ConfigNames: []string{"message.max.bytes"}})
 	if err != nil {
 		p.log.Warn("read the cluster's message.max.bytes; assuming Kafka's default", "err", err, "default", defaultMaxMessageBytes)
 		return defaultMaxMessageBytes
 	}
 	return configInt(entries, "message.max.bytes", defaultMaxMessageBytes)
+}
+
+// describeConfig reads the configuration entries of one resource (a broker or a topic).
+func describeConfig(admin sarama.ClusterAdmin, r sarama.ConfigResource) ([]sarama.ConfigEntry, error) {
+	results, err := admin.DescribeConfigs([]*sarama.ConfigResource{&r}, sarama.DescribeConfigsOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var entries []sarama.ConfigEntry
+	for _, res := range results {
+		if res.Name != r.Name {
+			continue
+		}
+		if res.ErrorCode != 0 {
+			return nil, &sarama.DescribeConfigError{Err: res.ErrorCode, ErrMsg: res.ErrorMsg}
+		}
+		entries = append(entries, res.Configs...)
+	}
+	return entries, nil
 }
 
 func configInt(entries []sarama.ConfigEntry, name string, def int) int {
@@ -343,7 +362,7 @@ func (p *Producer) Limit(topic string) int {
 	}
 	limit := p.limit
 	if p.admin != nil {
-		entries, err := p.admin.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
+		entries, err := describeConfig(p.admin, sarama.ConfigResource{Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"max.message.bytes"}})
 		if err == nil {
 			limit = min(limit, configInt(entries, "max.message.bytes", limit))
 		}
@@ -438,7 +457,7 @@ func (p *Producer) Stalled() (time.Duration, error) {
 		return 0, nil
 	}
 	since := time.Since(time.Unix(0, p.lastProgress.Load()))
-	err, at := p.dialer.lastError()
+	at, err := p.dialer.lastError()
 	if at.UnixNano() < p.lastProgress.Load() {
 		err = nil // a failure from before the last progress is over
 	}
@@ -556,7 +575,7 @@ func (p *Producer) deliveryError(e *sarama.ProducerError) error {
 			return reject(fmt.Errorf("%w: %s: %w%s", ErrDelivery, where, e.Err, hint))
 		}
 	}
-	if last, _ := p.dialer.lastError(); last != nil {
+	if _, last := p.dialer.lastError(); last != nil {
 		return fmt.Errorf("%w: %s partition %d: %w (last network error: %v)", ErrDelivery, where, e.Msg.Partition, e.Err, last)
 	}
 	return fmt.Errorf("%w: %s partition %d: %w", ErrDelivery, where, e.Msg.Partition, e.Err)

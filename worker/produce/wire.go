@@ -177,11 +177,11 @@ func (d *dialer) note(err error) {
 	}
 }
 
-// lastError is the last network failure and when it happened.
-func (d *dialer) lastError() (error, time.Time) {
+// lastError is when the last network failure happened, and the failure.
+func (d *dialer) lastError() (time.Time, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.lastErr, d.lastAt
+	return d.lastAt, d.lastErr
 }
 
 // firstFault is the first response a connection refused (ErrNotKafka), nil if none.
