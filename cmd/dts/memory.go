@@ -7,10 +7,12 @@ import (
 	"strconv"
 )
 
-// The worker's memory budget (--memory-mb) sets how much it may hold: a quarter of it for
-// messages sent to Kafka and not yet acknowledged, and the Go runtime's soft limit at three
-// quarters of it (the rest is what the process holds beside its heap), with a garbage
-// collector that waits for the heap to grow five times over its live size. Collections then
+// The worker's memory budget (--memory-mb) sets how much it may hold. What the process holds
+// beside its Go heap (the runtime, goroutine stacks, the program's mapped text) is about 20-30
+// MiB whatever the load, so a quarter of the budget, and at least 32 MiB, is kept for it; the
+// Go runtime's soft limit is the rest, a third of which bounds the messages sent to Kafka and
+// not yet acknowledged, with a garbage collector that waits for the heap to grow five times
+// over its live size. Collections then
 // happen when the budget is mostly used, not every time the heap doubles: a worker spends less
 // of its CPU collecting (see README, Performance), and its memory stays within the budget.
 // GOGC and GOMEMLIMIT, when set, are the operator's and stay.
@@ -35,6 +37,13 @@ func defaultMemoryMB(getenv func(string) string) int64 {
 // growth, decides when it runs while the live heap is under a fifth of the budget.
 const gcPercent = 400
 
+// nonHeapBytes is the least of the budget kept for what the process holds beside its heap.
+const nonHeapBytes = 32 << 20
+
+// minHeapBytes is the least soft limit: below a 48 MiB budget the worker runs slower and its
+// memory goes past the budget rather than spending all its time collecting.
+const minHeapBytes = 16 << 20
+
 // memoryPlan is what a budget sets.
 type memoryPlan struct {
 	InFlightBytes int64 // worker.Config.MaxInFlightBytes
@@ -48,9 +57,10 @@ func planMemory(mb int64, getenv func(string) string) (memoryPlan, error) {
 		return memoryPlan{}, fmt.Errorf("--memory-mb %d: a worker needs at least 32 MiB", mb)
 	}
 	b := mb << 20
-	p := memoryPlan{InFlightBytes: b / 4}
+	heap := max(b-max(b/4, nonHeapBytes), minHeapBytes)
+	p := memoryPlan{InFlightBytes: heap / 3}
 	if getenv("GOMEMLIMIT") == "" {
-		p.SoftLimit = b / 4 * 3
+		p.SoftLimit = heap
 	}
 	if getenv("GOGC") == "" {
 		p.GCPercent = gcPercent

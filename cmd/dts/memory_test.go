@@ -15,7 +15,10 @@ func TestPlanMemory(t *testing.T) {
 		{"large budget", 1024, nil, memoryPlan{InFlightBytes: 256 << 20, SoftLimit: 768 << 20, GCPercent: 400}, false},
 		{"operator's GOGC stays", 128, map[string]string{"GOGC": "100"}, memoryPlan{InFlightBytes: 32 << 20, SoftLimit: 96 << 20}, false},
 		{"operator's GOMEMLIMIT stays", 128, map[string]string{"GOMEMLIMIT": "1GiB"}, memoryPlan{InFlightBytes: 32 << 20, GCPercent: 400}, false},
-		{"too small", 16, nil, memoryPlan{}, true},
+		{"small budget keeps 32 MiB beside the heap", 64, nil, memoryPlan{InFlightBytes: 32 << 20 / 3, SoftLimit: 32 << 20, GCPercent: 400}, false},
+		{"smallest budget", 48, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400}, false},
+		{"below 48 MiB the heap keeps 16 MiB", 32, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400}, false},
+		{"too small", 31, nil, memoryPlan{}, true},
 	}
 	for _, tt := range tests {
 		got, err := planMemory(tt.mb, env(tt.env))

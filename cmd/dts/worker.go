@@ -29,7 +29,7 @@ func runWorker(ctx context.Context, args []string) error {
 	prefix := fs.string("consul-prefix", "DTS_CONSUL_PREFIX", store.DefaultPrefix, "Consul KV prefix of dts's keys")
 	chunk := fs.int64("snapshot-chunk-rows", "DTS_SNAPSHOT_CHUNK_ROWS", 5000, "rows the initial copy reads per query (each chunk is a checkpoint)")
 	pprof := fs.bool("pprof", "DTS_PPROF", false, "also serve Go profiles under /debug/pprof/ on the listen address")
-	memoryMB := fs.int64("memory-mb", "DTS_MEMORY_MB", defaultMemoryMB(os.Getenv), "memory budget in MiB (default: under Nomad, what the allocation may use; else 128): a quarter for messages awaiting Kafka's acknowledgement, the Go runtime's soft limit at three quarters (GOGC and GOMEMLIMIT, when set, override the collector's settings)")
+	memoryMB := fs.int64("memory-mb", "DTS_MEMORY_MB", defaultMemoryMB(os.Getenv), "memory budget in MiB (default: under Nomad, what the allocation may use; else 128): the Go runtime's soft limit at three quarters, less at small budgets (at least 32 MiB stays for what is not heap), a third of that for messages awaiting Kafka's acknowledgement (GOGC and GOMEMLIMIT, when set, override the collector's settings)")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
 		return err
