@@ -131,6 +131,9 @@ func runDispatcher(ctx context.Context, args []string) error {
 	if ccfg.Transport != nil {
 		// Consul refuses more than 200 connections from one address.
 		ccfg.Transport.MaxConnsPerHost = 64
+		// The dispatcher talks to the Consul agent of its own node: compressing the answers
+		// costs both processes CPU for nothing (a list of 1,000 tasks took 15% longer).
+		ccfg.Transport.DisableCompression = true
 	}
 	// Every call has its request's deadline; the client's timeout is the bound of last resort,
 	// above the longest blocking query the dispatcher makes (the reconciler's lock, 15 s).

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	consulapi "github.com/hashicorp/consul/api"
@@ -39,6 +40,37 @@ type Store struct {
 	keys   store.Keys
 	// callTimeout bounds each call the dispatcher's methods make; 0: only ctx bounds them.
 	callTimeout time.Duration
+	// listed is what the last List decoded (shared by the copies WithCallTimeout makes).
+	listed *decodedValues
+}
+
+// decodedValues keeps the values List decoded, by key, each with the ModifyIndex of the value it
+// was decoded from. Decoding is most of what a dispatcher spends on a list of many tasks, and
+// between two lists only statuses and a few specs change: a list decodes only what did. The
+// values are never modified once decoded; List hands out copies of them.
+type decodedValues struct {
+	mu     sync.Mutex
+	values map[string]decodedValue
+}
+
+type decodedValue struct {
+	index  uint64
+	task   *api.Task
+	status *api.Status
+}
+
+// take returns the values the last List kept, for the next to reuse.
+func (d *decodedValues) take() map[string]decodedValue {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.values
+}
+
+// keep replaces them with those of the list just made: those of deleted keys go.
+func (d *decodedValues) keep(m map[string]decodedValue) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.values = m
 }
 
 // New returns a store on client under prefix; an empty prefix means store.DefaultPrefix.
@@ -48,7 +80,7 @@ func New(client *consulapi.Client, prefix string) *Store {
 	if prefix == "" {
 		prefix = store.DefaultPrefix
 	}
-	return &Store{client: client, keys: store.Keys{Prefix: prefix}}
+	return &Store{client: client, keys: store.Keys{Prefix: prefix}, listed: &decodedValues{}}
 }
 
 // WithCallTimeout returns the store with each Consul call of its dispatcher-side methods
@@ -287,7 +319,8 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 }
 
 // List returns every task in id order with its status, read in one recursive query so that the
-// list is a consistent snapshot. Keys that dts does not write are ignored.
+// list is a consistent snapshot. Keys that dts does not write are ignored. The records' slices
+// and maps are shared with other lists' records: callers read them, and change only copies.
 func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
@@ -296,9 +329,11 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 		return nil, fmt.Errorf("list tasks: %w", classify(ctx, err))
 	}
 	byID := map[int64]*store.Record{}
+	last := s.listed.take()
+	kept := make(map[string]decodedValue, len(pairs))
 	for _, p := range pairs {
 		id, name, ok := s.parseKey(p.Key)
-		if !ok {
+		if !ok || name != "spec" && name != "status" {
 			continue
 		}
 		r := byID[id]
@@ -306,19 +341,31 @@ func (s *Store) List(ctx context.Context) ([]store.Record, error) {
 			r = &store.Record{}
 			byID[id] = r
 		}
-		switch name {
-		case "spec":
-			r.Task = new(api.Task)
-			if err := decode(p, r.Task); err != nil {
-				return nil, fmt.Errorf("list tasks: %w", err)
+		d, ok := last[p.Key]
+		if !ok || d.index != p.ModifyIndex {
+			d = decodedValue{index: p.ModifyIndex}
+			var err error
+			if name == "spec" {
+				d.task = new(api.Task)
+				err = decode(p, d.task)
+			} else {
+				d.status = new(api.Status)
+				err = decode(p, d.status)
 			}
-		case "status":
-			r.Status = new(api.Status)
-			if err := decode(p, r.Status); err != nil {
+			if err != nil {
 				return nil, fmt.Errorf("list tasks: %w", err)
 			}
 		}
+		kept[p.Key] = d
+		if d.task != nil {
+			t := *d.task
+			r.Task = &t
+		} else {
+			st := *d.status
+			r.Status = &st
+		}
 	}
+	s.listed.keep(kept)
 	ids := make([]int64, 0, len(byID))
 	for id, r := range byID {
 		// A status or lock without a spec is what is left of a task being deleted.

@@ -127,6 +127,37 @@ func testList(t *testing.T, b Backend) {
 			t.Fatalf("task %d lists status %+v, want nil", rec.Task.ID, rec.Status)
 		}
 	}
+
+	// A store may keep what it decoded for the next list: the next list still shows every
+	// change made since, through either store, and nothing a caller did to a listed record.
+	recs[0].Task.Desired = api.DesiredDeleted
+	recs[0].Task.Spec.Kafka.Topic = "changed by a caller"
+	v2 := *tasks[2]
+	v2.Spec.Kafka.Topic = "after"
+	v2.Version = 2
+	must(t, "update", b.Store.Update(ctx, &v2, 1))
+	tasks[2] = &v2
+	c := b.TaskRecord(2, "w")
+	lock(t, ctx, c)
+	statuses[2] = NewStatus("w", 20)
+	must(t, "save status", c.SaveStatus(ctx, statuses[2]))
+	must(t, "unlock", c.Unlock(ctx))
+	must(t, "delete", b.Other.Delete(ctx, 10))
+	tasks = slices.DeleteFunc(tasks, func(t *api.Task) bool { return t.ID == 10 })
+	delete(statuses, 10)
+	recs, err = b.Other.List(ctx)
+	must(t, "list again", err)
+	if len(recs) != len(tasks) {
+		t.Fatalf("second list has %d tasks, want %d", len(recs), len(tasks))
+	}
+	for i, r := range recs {
+		sameJSON(t, "task listed again", r.Task, tasks[i])
+		if want := statuses[r.Task.ID]; want != nil {
+			sameJSON(t, "status listed again", r.Status, want)
+		} else if r.Status != nil {
+			t.Fatalf("task %d lists status %+v, want nil", r.Task.ID, r.Status)
+		}
+	}
 }
 
 func testConcurrentCreate(t *testing.T, b Backend) {
