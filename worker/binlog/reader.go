@@ -133,13 +133,12 @@ func NewReader(cfg Config) *Reader {
 // Errors the operator must fix wrap ErrPurged, ErrAccessDenied or ErrUnsupported.
 func (r *Reader) Run(ctx context.Context, h Handler) error {
 	src := r.cfg.Dialer
-	tlsConfig, err := src.tlsConfig()
+	// The guard speaks the TLS (see guardConn): go-mysql is given none.
+	d, err := src.guarded(ctx)
 	if err != nil {
 		return err
 	}
-	d := src.guarded(ctx, src.tlsMode())
 	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		TLSConfig: tlsConfig,
 		ServerID:  src.Source.ServerID,
 		Flavor:    r.cfg.Server.Flavor,
 		Host:      src.Source.Host,

@@ -105,17 +105,23 @@ func (d Dialer) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// guardedDial dials the source with a timeout and guards the connections (see guardConn); they
-// fail at once when life ends. Its fault holds what a guard refused.
+// guardedDial dials the source with a timeout and guards the connections (see guardConn),
+// which speak TLS as the source's mode asks; they fail at once when life ends. Its fault holds
+// what a guard refused.
 type guardedDial struct {
-	life    context.Context
-	d       Dialer
-	tlsMode string
-	fault   fault
+	life      context.Context
+	d         Dialer
+	tlsMode   string
+	tlsConfig *tls.Config
+	fault     fault
 }
 
-func (d Dialer) guarded(life context.Context, tlsMode string) *guardedDial {
-	return &guardedDial{life: life, d: d, tlsMode: tlsMode}
+func (d Dialer) guarded(life context.Context) (*guardedDial, error) {
+	cfg, err := d.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	return &guardedDial{life: life, d: d, tlsMode: d.tlsMode(), tlsConfig: cfg}, nil
 }
 
 func (g *guardedDial) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -124,7 +130,7 @@ func (g *guardedDial) dial(ctx context.Context, network, addr string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	return guard(g.life, c, addr, g.d.MaxPacket, &g.fault, g.tlsMode), nil
+	return guard(g.life, c, addr, g.d.MaxPacket, &g.fault, g.tlsMode, g.tlsConfig), nil
 }
 
 // Connect opens a client connection for queries. It fails every call once ctx ends. With
@@ -151,20 +157,17 @@ func (d Dialer) Resolve(ctx context.Context) (*client.Conn, Dialer, error) {
 }
 
 func (d Dialer) connect(ctx context.Context) (*client.Conn, error) {
-	cfg, err := d.tlsConfig()
+	g, err := d.guarded(ctx)
 	if err != nil {
 		return nil, err
 	}
-	mode := d.tlsMode()
-	g := d.guarded(ctx, mode)
+	mode := g.tlsMode
 	src := d.Source
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
+	// The guard speaks the TLS (see guardConn): go-mysql is given none.
 	c, err := client.ConnectWithDialer(dctx, "tcp", src.Addr(), src.Username, src.Password, "", g.dial, func(c *client.Conn) error {
 		c.ReadTimeout, c.WriteTimeout = queryTimeout, queryTimeout
-		if cfg != nil {
-			c.SetTLSConfig(cfg)
-		}
 		return nil
 	})
 	if err != nil {

@@ -3,11 +3,15 @@ package binlog
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
@@ -44,7 +48,8 @@ const (
 	DefaultMaxPacket = 256 << 20
 )
 
-// Authentication plugins a server may switch the client to over a plain connection: none of them
+// Authentication plugins a server may switch the client to over a connection that does not prove
+// who the server is (plain, or TLS that does not verify the server): none of them
 // sends the password or encrypts it with a key the server chooses. caching_sha2_password is
 // allowed as long as the server's cache knows the account ("fast auth"); its "full
 // authentication" path is refused below, as is any RSA public key the server offers.
@@ -59,26 +64,32 @@ const (
 	phaseGreeting = iota // waiting for the server's first packet
 	phaseAuth            // after the greeting, until the server's OK or error
 	phaseData            // authenticated: only packet sizes are checked
-	phaseOpaque          // TLS is on: the bytes are encrypted and pass untouched
 )
 
 // guardConn stands between go-mysql and the network. go-mysql's client writes the password in
 // clear when a server switches it to mysql_clear_password, and encrypts it with any RSA key the
 // server sends for sha256_password and caching_sha2_password's full authentication: a server
 // that an API caller chose could collect the replication password that way. Until the
-// connection is authenticated the guard reads whole packets and refuses those requests on a
-// plain connection, before go-mysql sees them; a TLS connection is left to the TLS settings
-// (only verified TLS proves the server is the one meant). It also checks the peer greets like a
-// MySQL server, bounds packet sizes so no peer can make the worker allocate past its budget, and
-// makes the connection honour a context: once it ends, every read and write fails at once.
+// connection is authenticated the guard reads whole packets and refuses those requests unless
+// the connection proved who the server is (TLS that verified it), before go-mysql sees them.
+//
+// To read the packets of an encrypted connection the guard does the TLS itself, below
+// go-mysql, which sees a plain connection: the guard sends the request for TLS in place of the
+// client's first packet, makes the TLS handshake, then sends that packet, and the server's
+// packets of the connection phase come numbered one higher than go-mysql counts (the request
+// took a number), which the guard makes up for until the phase ends. It also checks the peer
+// greets like a MySQL server, bounds packet sizes so no peer can make the worker allocate past
+// its budget, and makes the connection honour a context: once it ends, every read and write
+// fails at once.
 type guardConn struct {
 	net.Conn
 	addr      string
 	maxPacket int
 	fault     *fault
-	// tlsMode is the task's source.tls.mode when the client asks for TLS ("" otherwise): the
-	// guard checks the server offers it before go-mysql finds out with an error of its own.
-	tlsMode string
+	// tlsMode is the task's source.tls.mode ("" without TLS), and tlsConfig its settings: the
+	// guard checks the server offers TLS and starts it.
+	tlsMode   string
+	tlsConfig *tls.Config
 	// handshakeBy ends the connection phase; go-mysql's own per-packet deadlines may not
 	// extend it.
 	handshakeBy time.Time
@@ -86,6 +97,16 @@ type guardConn struct {
 	mu       sync.Mutex
 	canceled bool
 	stop     func() bool
+
+	// authenticated is set by the reading goroutine at the end of the connection phase, for the
+	// writing one.
+	authenticated atomic.Bool
+	// wire is what packets travel over: the connection, or the TLS on it. Set by the writing
+	// goroutine during the connection phase, when go-mysql does not read.
+	wire net.Conn
+	// shift is how much higher the server numbers the connection phase's packets than
+	// go-mysql: 1 once the guard has asked for TLS.
+	shift byte
 
 	// Read side; used by the reading goroutine only.
 	phase   int
@@ -95,6 +116,11 @@ type guardConn struct {
 	nhdr    int // header bytes of the next packet seen so far (data phase)
 	left    int // bytes of the current chunk still to pass (data phase)
 	logical int // size of the current logical packet so far (chunks of 16 MiB - 1 continue it)
+}
+
+// verified reports whether the connection proves who the server is.
+func (g *guardConn) verified() bool {
+	return g.tlsMode == api.TLSVerifyCA || g.tlsMode == api.TLSVerifyIdentity
 }
 
 // fault keeps the first error a guard raised: go-mysql reports read errors as text ("%v"), so the
@@ -137,12 +163,13 @@ func (f *fault) explain(err error) error {
 	return f.err
 }
 
-// guard wraps c. The connection fails every call once ctx ends.
-func guard(ctx context.Context, c net.Conn, addr string, maxPacket int, f *fault, tlsMode string) *guardConn {
+// guard wraps c; with tlsConfig it speaks TLS of mode tlsMode. The connection fails every call
+// once ctx ends.
+func guard(ctx context.Context, c net.Conn, addr string, maxPacket int, f *fault, tlsMode string, tlsConfig *tls.Config) *guardConn {
 	if maxPacket <= 0 {
 		maxPacket = DefaultMaxPacket
 	}
-	g := &guardConn{Conn: c, addr: addr, maxPacket: maxPacket, fault: f, tlsMode: tlsMode, handshakeBy: time.Now().Add(handshakeTimeout)}
+	g := &guardConn{Conn: c, wire: c, addr: addr, maxPacket: maxPacket, fault: f, tlsMode: tlsMode, tlsConfig: tlsConfig, handshakeBy: time.Now().Add(handshakeTimeout)}
 	_ = c.SetDeadline(g.handshakeBy)
 	g.stop = context.AfterFunc(ctx, g.cancel)
 	return g
@@ -198,28 +225,52 @@ func (g *guardConn) SetWriteDeadline(t time.Time) error {
 	return g.Conn.SetWriteDeadline(g.bound(t))
 }
 
-// Write watches for the client's request to start TLS: from then on the bytes are encrypted.
+// Write sends go-mysql's packets. In the connection phase of a TLS connection it starts TLS
+// before the first, and numbers them as the server counts.
 func (g *guardConn) Write(p []byte) (int, error) {
 	if g.isCanceled() {
 		return 0, context.Canceled
 	}
-	// An SSLRequest is the client's first packet (sequence 1) with a 32-byte payload carrying
-	// CLIENT_SSL. go-mysql writes a packet in one call.
-	if g.phase == phaseAuth && len(p) == 4+32 && p[3] == 1 {
-		caps := uint32(p[4]) | uint32(p[5])<<8 | uint32(p[6])<<16 | uint32(p[7])<<24
-		if caps&mysql.CLIENT_SSL != 0 {
-			g.phase = phaseOpaque
-		}
+	if g.tlsConfig == nil || g.authenticated.Load() {
+		return g.wire.Write(p)
 	}
-	return g.Conn.Write(p)
+	// go-mysql writes a packet of the connection phase in one call.
+	if len(p) < 4 || int(uint32(p[0])|uint32(p[1])<<8|uint32(p[2])<<16) != len(p)-4 {
+		return 0, g.fault.set(fmt.Errorf("connect to %s: the client wrote %d bytes that are not one packet", g.addr, len(p)))
+	}
+	q := slices.Clone(p)
+	if g.shift == 0 {
+		// The client's answer to the greeting: its first 32 bytes, with CLIENT_SSL, are the
+		// request for TLS.
+		if len(q) < 4+32 {
+			return 0, g.fault.set(fmt.Errorf("connect to %s: the client's first packet is %d bytes, too short to ask for TLS", g.addr, len(q)))
+		}
+		binary.LittleEndian.PutUint32(q[4:], binary.LittleEndian.Uint32(q[4:])|mysql.CLIENT_SSL)
+		req := append([]byte{32, 0, 0, q[3]}, q[4:4+32]...)
+		if _, err := g.Conn.Write(req); err != nil {
+			return 0, g.wrap(err)
+		}
+		tc := tls.Client(g.Conn, g.tlsConfig)
+		if err := tc.Handshake(); err != nil {
+			if g.isCanceled() {
+				return 0, context.Canceled
+			}
+			return 0, g.fault.set(fmt.Errorf("TLS handshake with %s: %w", g.addr, err))
+		}
+		g.wire, g.shift = tc, 1
+	}
+	q[3] += g.shift
+	if _, err := g.wire.Write(q); err != nil {
+		return 0, g.wrap(err)
+	}
+	return len(p), nil
 }
 
 func (g *guardConn) Read(p []byte) (int, error) {
 	if g.isCanceled() {
 		return 0, context.Canceled
 	}
-	switch g.phase {
-	case phaseGreeting, phaseAuth:
+	if g.phase != phaseData {
 		if len(g.pending) == 0 {
 			if err := g.readHandshakePacket(); err != nil {
 				return 0, g.fault.set(err)
@@ -228,16 +279,13 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		n := copy(p, g.pending)
 		g.pending = g.pending[n:]
 		return n, nil
-	case phaseData:
-		n, err := g.Conn.Read(p)
-		if n > 0 {
-			if cerr := g.count(p[:n]); cerr != nil {
-				return 0, g.fault.set(cerr)
-			}
-		}
-		return n, g.wrap(err)
 	}
-	n, err := g.Conn.Read(p)
+	n, err := g.wire.Read(p)
+	if n > 0 {
+		if cerr := g.count(p[:n]); cerr != nil {
+			return 0, g.fault.set(cerr)
+		}
+	}
 	return n, g.wrap(err)
 }
 
@@ -270,6 +318,7 @@ func (g *guardConn) readHandshakePacket() error {
 	if size > maxAuthPacket {
 		return fmt.Errorf("%w: %s sent a %d-byte packet while authenticating", ErrPacketTooLarge, g.addr, size)
 	}
+	hdr[3] -= g.shift
 	buf := make([]byte, 4+size)
 	copy(buf, hdr[:])
 	if err := g.readFull(buf[4:]); err != nil {
@@ -284,7 +333,7 @@ func (g *guardConn) readHandshakePacket() error {
 
 func (g *guardConn) readFull(b []byte) error {
 	for len(b) > 0 {
-		n, err := g.Conn.Read(b)
+		n, err := g.wire.Read(b)
 		b = b[n:]
 		if err != nil {
 			return g.wrap(err)
@@ -322,21 +371,33 @@ func (g *guardConn) inspect(payload []byte) error {
 	switch payload[0] {
 	case mysql.OK_HEADER, mysql.ERR_HEADER:
 		g.phase = phaseData
+		g.authenticated.Store(true)
 	case mysql.EOF_HEADER: // auth switch request: plugin name, then its data
 		name, _, _ := bytes.Cut(payload[1:], []byte{0})
 		g.plugin = string(name)
-		if !plainAuthPlugins[g.plugin] {
-			return fmt.Errorf("%w: %s asked for the %s authentication method, which sends the password in a form the server can read, over an unencrypted connection. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity), or give the account the mysql_native_password or caching_sha2_password method", ErrInsecureAuth, g.addr, g.plugin)
+		if !plainAuthPlugins[g.plugin] && !g.verified() {
+			return fmt.Errorf("%w: %s asked for the %s authentication method, which sends the password in a form the server can read, over %s. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity), or give the account the mysql_native_password or caching_sha2_password method", ErrInsecureAuth, g.addr, g.plugin, g.unproven())
 		}
 	case mysql.MORE_DATE_HEADER:
+		if g.verified() {
+			return nil
+		}
 		if g.plugin == mysql.AUTH_CACHING_SHA2_PASSWORD && len(payload) == 2 && payload[1] == mysql.CACHE_SHA2_FULL_AUTH {
-			return fmt.Errorf("%w: %s asked for caching_sha2_password's full authentication, which sends the password encrypted with a key the server chooses, over an unencrypted connection. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity); or log in once over TLS so the server caches the account, then plain connections use fast authentication", ErrInsecureAuth, g.addr)
+			return fmt.Errorf("%w: %s asked for caching_sha2_password's full authentication, which sends the password encrypted with a key the server chooses, over %s. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity); or log in once that way so the server caches the account, then other connections use fast authentication", ErrInsecureAuth, g.addr, g.unproven())
 		}
 		if bytes.Contains(payload, []byte("-----BEGIN")) {
-			return fmt.Errorf("%w: %s offered an RSA public key to encrypt the password with (%s), over an unencrypted connection: an impostor can offer its own. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity)", ErrInsecureAuth, g.addr, g.plugin)
+			return fmt.Errorf("%w: %s offered an RSA public key to encrypt the password with (%s), over %s: an impostor can offer its own. Connect with TLS that verifies the server (source.tls mode verify_ca or verify_identity)", ErrInsecureAuth, g.addr, g.plugin, g.unproven())
 		}
 	}
 	return nil
+}
+
+// unproven names a connection that does not prove who the server is, for an error message.
+func (g *guardConn) unproven() string {
+	if g.tlsMode == "" {
+		return "an unencrypted connection"
+	}
+	return fmt.Sprintf("TLS that does not verify the server (source.tls.mode %s: any server can present a certificate)", g.tlsMode)
 }
 
 // greeting checks a v10 greeting is whole, so go-mysql's parser (which trusts its input) can

@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/dtsrepl/dts/api"
+	"github.com/dtsrepl/dts/internal/testenv"
 )
 
 // peer is a server on loopback that plays a scripted, possibly hostile, MySQL server to one
@@ -81,8 +84,8 @@ func readPacket(c net.Conn) ([]byte, error) {
 	return b, err
 }
 
-// greetingPacket is a MySQL 8 protocol-10 greeting offering plugin.
-func greetingPacket(plugin string) []byte {
+// greetingPacket is a MySQL 8 protocol-10 greeting offering plugin, and the extra capabilities.
+func greetingPacket(plugin string, extra ...uint32) []byte {
 	var b bytes.Buffer
 	b.WriteByte(10)
 	b.WriteString("8.0.36-hostile\x00")
@@ -90,6 +93,9 @@ func greetingPacket(plugin string) []byte {
 	b.WriteString("abcdefgh")
 	b.WriteByte(0)
 	caps := mysql.CLIENT_PROTOCOL_41 | mysql.CLIENT_SECURE_CONNECTION | mysql.CLIENT_PLUGIN_AUTH | mysql.CLIENT_LONG_PASSWORD | mysql.CLIENT_TRANSACTIONS
+	for _, c := range extra {
+		caps |= c
+	}
 	_ = binary.Write(&b, binary.LittleEndian, uint16(caps))
 	b.WriteByte(255)
 	_ = binary.Write(&b, binary.LittleEndian, uint16(2))
@@ -121,8 +127,61 @@ func connect(t *testing.T, src Dialer, timeout time.Duration) error {
 	return err
 }
 
+// hostile is the server side of a scripted connection: with cert set it offers TLS, expects
+// the client to ask for it, and goes on over TLS with the sequence numbers that follow.
+type hostile struct {
+	c     net.Conn
+	cert  *tls.Certificate
+	shift byte
+	rest  []byte // what the client sent over TLS after the script
+}
+
+// hello greets offering plugin and reads the client's answer (after TLS, with cert).
+func (h *hostile) hello(plugin string) error {
+	if h.cert == nil {
+		return handshake(h.c, plugin)
+	}
+	if err := writePacket(h.c, 0, greetingPacket(plugin, mysql.CLIENT_SSL)); err != nil {
+		return err
+	}
+	req, err := readPacket(h.c)
+	if err != nil {
+		return err
+	}
+	if len(req) != 32 || binary.LittleEndian.Uint32(req)&mysql.CLIENT_SSL == 0 {
+		return fmt.Errorf("the client did not ask for TLS: % x", req)
+	}
+	tc := tls.Server(h.c, &tls.Config{Certificates: []tls.Certificate{*h.cert}})
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	h.c, h.shift = tc, 1
+	_, err = readPacket(h.c)
+	return err
+}
+
+// send writes the packet of sequence seq in the plain-text numbering.
+func (h *hostile) send(seq byte, payload []byte) error { return writePacket(h.c, seq+h.shift, payload) }
+
+// read reads the client's next packet, and keeps it with what the client sent.
+func (h *hostile) read() ([]byte, error) {
+	b, err := readPacket(h.c)
+	h.rest = append(h.rest, b...)
+	return b, err
+}
+
+// drain keeps what the client sends over TLS until it closes the connection.
+func (h *hostile) drain() {
+	if h.cert != nil {
+		_ = h.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(h.c)
+		h.rest = append(h.rest, b...)
+	}
+}
+
 // TestGuardRefusesToRevealPassword plays servers that ask the client for its password in a
-// form they can read: the client must refuse and send nothing more.
+// form they can read: the client must refuse and send nothing more, over a plain connection
+// and over TLS that does not verify the server (anyone can present a certificate).
 func TestGuardRefusesToRevealPassword(t *testing.T) {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -130,70 +189,149 @@ func TestGuardRefusesToRevealPassword(t *testing.T) {
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})
+	password := []byte("s3cret-Pa55word")
+	revealsRSA := func(sent []byte) bool {
+		for i := range sent {
+			if len(sent)-i >= 256 && decrypts(key, sent[i:i+256]) {
+				return true
+			}
+		}
+		return false
+	}
 	tests := []struct {
 		name   string
-		script func(c net.Conn) error
+		script func(h *hostile) error
 		reveal func(sent []byte) bool
 		want   string
 	}{
 		{
 			name: "switch to mysql_clear_password",
-			script: func(c net.Conn) error {
-				if err := handshake(c, mysql.AUTH_NATIVE_PASSWORD); err != nil {
+			script: func(h *hostile) error {
+				if err := h.hello(mysql.AUTH_NATIVE_PASSWORD); err != nil {
 					return err
 				}
-				return writePacket(c, 2, append([]byte{0xfe}, "mysql_clear_password\x00"...))
+				return h.send(2, append([]byte{0xfe}, "mysql_clear_password\x00"...))
 			},
-			reveal: func(sent []byte) bool { return bytes.Contains(sent, []byte("s3cret-Pa55word")) },
+			reveal: func(sent []byte) bool { return bytes.Contains(sent, password) },
 			want:   "mysql_clear_password",
 		},
 		{
 			name: "switch to sha256_password",
-			script: func(c net.Conn) error {
-				if err := handshake(c, mysql.AUTH_NATIVE_PASSWORD); err != nil {
+			script: func(h *hostile) error {
+				if err := h.hello(mysql.AUTH_NATIVE_PASSWORD); err != nil {
 					return err
 				}
-				if err := writePacket(c, 2, append([]byte{0xfe}, "sha256_password\x00abcdefghijklmnopqrst\x00"...)); err != nil {
+				if err := h.send(2, append([]byte{0xfe}, "sha256_password\x00abcdefghijklmnopqrst\x00"...)); err != nil {
 					return err
 				}
-				if _, err := readPacket(c); err != nil { // the client asks for the public key
+				if _, err := h.read(); err != nil { // the client asks for the public key
 					return err
 				}
-				return writePacket(c, 4, append([]byte{1}, keyPEM...))
+				return h.send(4, append([]byte{1}, keyPEM...))
 			},
-			reveal: func(sent []byte) bool { return len(sent) > 4 && decrypts(key, sent[4:]) },
+			reveal: func(sent []byte) bool { return bytes.Contains(sent, password) || revealsRSA(sent) },
 			want:   "sha256_password",
 		},
 		{
 			name: "caching_sha2_password full authentication",
-			script: func(c net.Conn) error {
-				if err := handshake(c, mysql.AUTH_CACHING_SHA2_PASSWORD); err != nil {
+			script: func(h *hostile) error {
+				if err := h.hello(mysql.AUTH_CACHING_SHA2_PASSWORD); err != nil {
 					return err
 				}
-				if err := writePacket(c, 2, []byte{1, mysql.CACHE_SHA2_FULL_AUTH}); err != nil {
+				if err := h.send(2, []byte{1, mysql.CACHE_SHA2_FULL_AUTH}); err != nil {
 					return err
 				}
-				if _, err := readPacket(c); err != nil { // the client asks for the public key
+				if _, err := h.read(); err != nil { // the client asks for the public key
 					return err
 				}
-				return writePacket(c, 4, append([]byte{1}, keyPEM...))
+				return h.send(4, append([]byte{1}, keyPEM...))
 			},
-			reveal: func(sent []byte) bool { return len(sent) > 4 && decrypts(key, sent[4:]) },
+			reveal: func(sent []byte) bool { return bytes.Contains(sent, password) || revealsRSA(sent) },
 			want:   "full authentication",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := startPeer(t, tt.script)
-			err := connect(t, p.source(), 20*time.Second)
-			sent := <-p.got
-			if tt.reveal(sent) {
-				t.Fatalf("the client revealed the password to the server (sent %q)", sent)
-			}
-			if !errors.Is(err, ErrInsecureAuth) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("connect error = %v; want ErrInsecureAuth naming %q", err, tt.want)
-			}
-		})
+	cert := testenv.NewCA(t, "impostor").Issue(t, "127.0.0.1")
+	for _, conn := range []struct {
+		name string
+		cert *tls.Certificate
+		tls  *api.SourceTLS
+	}{
+		{"plain", nil, nil},
+		{"TLS without verification", &cert.TLS, &api.SourceTLS{Mode: api.TLSRequired}},
+		{"TLS preferred", &cert.TLS, &api.SourceTLS{Mode: api.TLSPreferred}},
+	} {
+		for _, tt := range tests {
+			t.Run(conn.name+"/"+tt.name, func(t *testing.T) {
+				h := &hostile{cert: conn.cert}
+				p := startPeer(t, func(c net.Conn) error {
+					h.c = c
+					if err := tt.script(h); err != nil {
+						return err
+					}
+					h.drain()
+					return nil
+				})
+				src := p.source()
+				src.Source.TLS = conn.tls
+				err := connect(t, src, 20*time.Second)
+				sent := <-p.got
+				if tt.reveal(sent) || tt.reveal(h.rest) {
+					t.Fatalf("the client revealed the password to the server (sent %q, over TLS %q)", sent, h.rest)
+				}
+				if !errors.Is(err, ErrInsecureAuth) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("connect error = %v; want ErrInsecureAuth naming %q", err, tt.want)
+				}
+			})
+		}
+	}
+}
+
+// TestGuardVerifiedTLS: over TLS that verified the server, the server may ask for the password
+// in clear, and the connection carries on into queries.
+func TestGuardVerifiedTLS(t *testing.T) {
+	ca := testenv.NewCA(t, "source")
+	cert := ca.Issue(t, "127.0.0.1")
+	h := &hostile{cert: &cert.TLS}
+	var answer []byte
+	p := startPeer(t, func(c net.Conn) error {
+		h.c = c
+		if err := h.hello(mysql.AUTH_NATIVE_PASSWORD); err != nil {
+			return err
+		}
+		if err := h.send(2, append([]byte{0xfe}, "mysql_clear_password\x00"...)); err != nil {
+			return err
+		}
+		var err error
+		if answer, err = h.read(); err != nil {
+			return err
+		}
+		ok := []byte{mysql.OK_HEADER, 0, 0, 2, 0, 0, 0}
+		if err := h.send(4, ok); err != nil {
+			return err
+		}
+		// The session's time zone: a query of the command phase, numbered from 0 again.
+		h.shift = 0
+		q, err := h.read()
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(q, []byte("time_zone")) {
+			return fmt.Errorf("unexpected query %q", q)
+		}
+		if err := h.send(1, ok); err != nil {
+			return err
+		}
+		h.drain()
+		return nil
+	})
+	src := p.source()
+	src.Source.TLS = &api.SourceTLS{Mode: api.TLSVerifyIdentity, CAPEM: ca.PEM}
+	if err := connect(t, src, 20*time.Second); err != nil {
+		t.Fatalf("connect over verified TLS: %v", err)
+	}
+	<-p.got
+	if !bytes.HasPrefix(answer, []byte("s3cret-Pa55word")) {
+		t.Fatalf("the verified server got %q, want the password", answer)
 	}
 }
 
