@@ -11,7 +11,6 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/precheck"
-	"github.com/dtsrepl/dts/store"
 )
 
 // submitPrecheckTimeout bounds the precheck submit and alter run, within the request's own
@@ -29,6 +28,7 @@ const submitReachTimeout = 3 * time.Second
 // finds it on its store or its launcher. It uses them for the checks of an existing task
 // (alter's precheck, verify), for an alter that keeps some of them, and to say in GET which are
 // set; without one, an alter must give every secret the task uses.
+// Credentials returns nil, nil for a task with none kept (the contract of jobs/local.Secrets).
 type CredentialReader interface {
 	Credentials(ctx context.Context, id int64) (*api.Credentials, error)
 }
@@ -43,7 +43,7 @@ func (s *Server) readCredentials(ctx context.Context, id int64) (*api.Credential
 		if r, ok := v.(CredentialReader); ok {
 			found = true
 			c, err := r.Credentials(ctx, id)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
 				return nil, fmt.Errorf("read the credentials of task %d: %w", id, err)
 			}
 			if c != nil {

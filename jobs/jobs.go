@@ -62,6 +62,16 @@ const (
 	EnvBase64Suffix      = "_B64"
 )
 
+// EnvStopTimeout is the worker's stop budget (`dts worker --stop-timeout`), which a launcher
+// derives from how long it waits for a worker to stop before it kills it (StopBudget).
+const EnvStopTimeout = "DTS_STOP_TIMEOUT"
+
+// StopBudget is the stop budget of a worker that is killed killTimeout after it is asked to
+// stop: three quarters of it, so that everything a stop does (waiting for Kafka to acknowledge
+// what is in flight, saving the checkpoint, releasing the lock) ends before the kill, with the
+// rest left for the process to exit and for a scheduler that is slow to count.
+func StopBudget(killTimeout time.Duration) time.Duration { return killTimeout * 3 / 4 }
+
 // Held is what a launcher keeps for one task, as its Inventory reports it to the dispatcher's
 // reconciler: a job (registered to run, or stopped) and the task's credentials.
 type Held struct {

@@ -21,6 +21,10 @@ import (
 	"github.com/dtsrepl/dts/worker/produce"
 )
 
+// DefaultStopTimeout is the stop budget of a worker no launcher gave one: that of a worker
+// killed 40s after it is asked to stop.
+const DefaultStopTimeout = 30 * time.Second
+
 // Config configures a worker.
 type Config struct {
 	// TaskID is the task the worker runs.
@@ -49,9 +53,10 @@ type Config struct {
 	SnapshotChunkRows int
 	// RetryMin and RetryMax bound the backoff between attempts after a transient failure.
 	RetryMin, RetryMax time.Duration
-	// StopTimeout is the stop budget (default 30s): everything a stop does — waiting for Kafka
-	// to acknowledge what is in flight, saving the checkpoint, releasing the lock — ends within
-	// it. Keep it well inside the scheduler's kill timeout (the Nomad job gives 60s).
+	// StopTimeout is the stop budget (default DefaultStopTimeout): everything a stop does —
+	// waiting for Kafka to acknowledge what is in flight, saving the checkpoint, releasing the
+	// lock — ends within it. Launchers derive it from how long they wait before killing the
+	// worker (jobs.StopBudget).
 	StopTimeout time.Duration
 	// MaxPacketBytes bounds one packet from the source (a row event); default 256 MiB.
 	MaxPacketBytes int
@@ -86,7 +91,7 @@ func (c *Config) applyDefaults() {
 		c.RetryMax = time.Minute
 	}
 	if c.StopTimeout <= 0 {
-		c.StopTimeout = 30 * time.Second
+		c.StopTimeout = DefaultStopTimeout
 	}
 	if c.RetentionCheckInterval <= 0 {
 		c.RetentionCheckInterval = time.Minute
@@ -94,6 +99,24 @@ func (c *Config) applyDefaults() {
 	if c.ServiceAddr == "" && c.Listener != nil {
 		c.ServiceAddr = c.Listener.Addr().String()
 	}
+}
+
+// Validate reports what makes a configuration (with its defaults applied) unusable.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Record == nil {
+		errs = append(errs, errors.New("Record is required: the worker holds its task's record"))
+	}
+	if c.RetryMax < c.RetryMin {
+		errs = append(errs, fmt.Errorf("RetryMax %s is below RetryMin %s", c.RetryMax, c.RetryMin))
+	}
+	if c.HeartbeatInterval < c.StatusInterval {
+		errs = append(errs, fmt.Errorf("HeartbeatInterval %s is below StatusInterval %s", c.HeartbeatInterval, c.StatusInterval))
+	}
+	if c.MaxPacketBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxPacketBytes %d is negative", c.MaxPacketBytes))
+	}
+	return errors.Join(errs...)
 }
 
 // errSpecChanged stops an attempt so the worker starts one with the new spec.
@@ -130,6 +153,9 @@ func New(cfg Config) *Worker {
 // (store.ErrLockLost). Transient failures are retried with backoff; failures only an operator
 // can fix mark the task Failed and wait for its spec to change.
 func (w *Worker) Run(ctx context.Context) error {
+	if err := w.cfg.Validate(); err != nil {
+		return fmt.Errorf("worker configuration: %w", err)
+	}
 	stopCtx, stopped := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopped()
 	budget := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.StopTimeout, stopped) })

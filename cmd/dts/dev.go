@@ -7,10 +7,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/dispatcher"
+	"github.com/dtsrepl/dts/jobs"
 	"github.com/dtsrepl/dts/jobs/local"
 	"github.com/dtsrepl/dts/store/bolt"
 	"github.com/dtsrepl/dts/worker"
@@ -50,6 +50,8 @@ func runDev(ctx context.Context, args []string) error {
 	run := func(ctx context.Context, t *api.Task, creds api.Credentials, ln net.Listener) error {
 		c := creds
 		w := worker.New(worker.Config{
+			// The launcher waits DefaultStopTimeout for a stop before it gives up on the worker.
+			StopTimeout: jobs.StopBudget(local.DefaultStopTimeout),
 			TaskID:      t.ID,
 			Record:      db.TaskRecord(t.ID, name),
 			Credentials: &c,
@@ -64,7 +66,8 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		// The workers' stops end within their budget, a share of this.
+		cctx, cancel := context.WithTimeout(context.Background(), local.DefaultStopTimeout)
 		defer cancel()
 		if err := launcher.Close(cctx); err != nil {
 			log.Warn("stop workers", "err", err)

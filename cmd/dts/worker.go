@@ -29,6 +29,7 @@ func runWorker(ctx context.Context, args []string) error {
 	prefix := fs.string("consul-prefix", "DTS_CONSUL_PREFIX", store.DefaultPrefix, "Consul KV prefix of dts's keys")
 	chunk := fs.int64("snapshot-chunk-rows", "DTS_SNAPSHOT_CHUNK_ROWS", 5000, "rows the initial copy reads per query (each chunk is a checkpoint)")
 	pprof := fs.bool("pprof", "DTS_PPROF", false, "also serve Go profiles under /debug/pprof/ on the listen address")
+	stopTimeout := fs.duration("stop-timeout", jobs.EnvStopTimeout, worker.DefaultStopTimeout, "budget of everything a stop does (waiting for Kafka's acknowledgements, saving the checkpoint, releasing the lock); the Nomad job sets it to three quarters of its kill timeout")
 	memoryMB := fs.int64("memory-mb", "DTS_MEMORY_MB", defaultMemoryMB(os.Getenv), "memory budget in MiB (default: under Nomad, what the allocation may use; else 128): the Go runtime's soft limit at three quarters, less at small budgets (at least 32 MiB stays for what is not heap), a third of that for messages awaiting Kafka's acknowledgement (GOGC and GOMEMLIMIT, when set, override the collector's settings)")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
@@ -93,6 +94,7 @@ func runWorker(ctx context.Context, args []string) error {
 
 		SnapshotChunkRows: int(*chunk),
 		MaxInFlightBytes:  mem.InFlightBytes,
+		StopTimeout:       *stopTimeout,
 		Pprof:             *pprof,
 	})
 	err = w.Run(ctx)

@@ -8,18 +8,17 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/dtsrepl/dts/api"
-	"github.com/dtsrepl/dts/store"
 )
 
 // Credentials reads the credentials kept for task id in its Nomad Variable, so that the
 // dispatcher's checks of an existing task (an alter's precheck, a consistency check) log in as
 // its worker does, an alter that keeps some secrets writes them back with the new ones, and GET
-// says which are set. A task without a Variable gives store.ErrNotFound. The dispatcher's token
+// says which are set. A task without a Variable has none: nil, nil. The dispatcher's token
 // needs read on nomad/jobs/dts-task-*, beside the write it has.
 func (l *Launcher) Credentials(ctx context.Context, id int64) (*api.Credentials, error) {
 	v, _, err := l.cfg.Client.Variables().Read(VariablePath(id), l.query(ctx))
 	if errors.Is(err, nomadapi.ErrVariablePathNotFound) || err == nil && v == nil {
-		return nil, fmt.Errorf("variable of task %d: %w", id, store.ErrNotFound)
+		return nil, nil
 	}
 	if err != nil {
 		return nil, wrap(fmt.Sprintf("read variable of task %d", id), err)

@@ -169,10 +169,12 @@ func workerTask(cfg Config, t *api.Task) *nomadapi.Task {
 	}
 
 	res := resources(cfg, t)
-	env := make(map[string]string, len(cfg.ExtraEnv)+1)
+	env := make(map[string]string, len(cfg.ExtraEnv)+2)
 	for k, v := range cfg.ExtraEnv {
 		env[k] = v
 	}
+	// The worker's stop ends before Nomad kills it.
+	env[jobs.EnvStopTimeout] = jobs.StopBudget(cfg.KillTimeout).String()
 	if cfg.ConsulAddr != "" {
 		env[envConsulAddr] = cfg.ConsulAddr
 	}

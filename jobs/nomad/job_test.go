@@ -110,6 +110,10 @@ func TestBuildJobShape(t *testing.T) {
 	if _, ok := task.Env["CONSUL_HTTP_ADDR"]; ok {
 		t.Errorf("CONSUL_HTTP_ADDR set without ConsulAddr")
 	}
+	// The worker's stop ends a quarter of the kill timeout before Nomad kills it.
+	if got := task.Env["DTS_STOP_TIMEOUT"]; got != "45s" {
+		t.Errorf("DTS_STOP_TIMEOUT = %q, want 45s", got)
+	}
 
 	// Routing, filters and the rate limit are applied by the running worker: changing them must
 	// not change the job, or Nomad would replace the allocation on every alter.
