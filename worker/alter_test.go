@@ -63,7 +63,7 @@ func TestAlterInBacklog(t *testing.T) {
 			got = append(got, "ddl")
 			continue
 		}
-		got = append(got, compact(m.Data))
+		got = append(got, testenv.CompactJSON(m.Data))
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("messages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -88,7 +88,7 @@ func TestMinimalRowMetadata(t *testing.T) {
 		Data json.RawMessage `json:"data"`
 	}
 	_ = json.Unmarshal(recs[0].Value, &m)
-	if got := compact(m.Data); got != `{"e":"q","id":4294967295,"s":"ok"}` {
+	if got := testenv.CompactJSON(m.Data); got != `{"e":"q","id":4294967295,"s":"ok"}` {
 		t.Fatalf("row from schema-tracked names: %s", got)
 	}
 	h.stop()

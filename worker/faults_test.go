@@ -29,12 +29,12 @@ func TestOrderAcrossKafkaOutage(t *testing.T) {
 	h.start()
 	h.running()
 
-	l := newLoad(db)
-	l.pause = 2 * time.Millisecond
+	l := testenv.NewLoad(db)
+	l.Pause = 2 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	loadErr := make(chan error, 1)
-	go func() { loadErr <- l.run(t, ctx, 40, 8) }()
+	go func() { loadErr <- l.Run(t, ctx, 40, 8) }()
 	time.Sleep(2 * time.Second)
 	kafka.Stop()
 	// Long enough for sarama to give up on messages and open its circuit breaker (10s), short
@@ -46,9 +46,9 @@ func TestOrderAcrossKafkaOutage(t *testing.T) {
 	if err := <-loadErr; err != nil {
 		t.Fatal(err)
 	}
-	total := l.total()
+	total := l.Total()
 	h.waitStatus("everything delivered", func(s *api.Status) bool { return s.RowsSent >= uint64(total) && s.Message == "" })
-	msgs, dups := l.verify(t, kafka, "kv")
+	msgs, dups := l.Verify(t, kafka, "kv")
 	t.Logf("%d row changes, %d messages (%d re-sent) across a broker outage", total, msgs, dups)
 }
 
@@ -90,16 +90,16 @@ func TestOrderAfterProduceError(t *testing.T) {
 	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "kv", PartitionMode: api.PartitionByPrimaryKey}, Filters: []api.Filter{{DBName: "t", Match: "kv"}}})
 	h.start()
 	h.running()
-	l := newLoad(db)
-	l.pause = time.Millisecond
+	l := testenv.NewLoad(db)
+	l.Pause = time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	if err := l.run(t, ctx, 30, 9); err != nil {
+	if err := l.Run(t, ctx, 30, 9); err != nil {
 		t.Fatal(err)
 	}
-	total := l.total()
+	total := l.Total()
 	h.waitStatus("everything delivered", func(s *api.Status) bool { return s.RowsSent >= uint64(total) && s.State == api.StateRunning })
-	msgs, dups := l.verify(t, kafka, "kv")
+	msgs, dups := l.Verify(t, kafka, "kv")
 	mu.Lock()
 	defer mu.Unlock()
 	if failed == 0 {

@@ -13,24 +13,6 @@ import (
 	"github.com/dtsrepl/dts/internal/testenv"
 )
 
-// eachFlavor runs body against MariaDB (the MariaDB flavor) and Dolt (the MySQL flavor, standing
-// in for MySQL 8), in parallel subtests named for the flavor.
-func eachFlavor(t *testing.T, body func(t *testing.T, db testenv.MySQLServer)) {
-	t.Helper()
-	for _, flavor := range []string{mysql.MariaDBFlavor, mysql.MySQLFlavor} {
-		t.Run(flavor, func(t *testing.T) {
-			t.Parallel()
-			var db testenv.MySQLServer
-			if flavor == mysql.MariaDBFlavor {
-				db = testenv.StartMariaDB(t)
-			} else {
-				db = testenv.StartDolt(t)
-			}
-			body(t, db)
-		})
-	}
-}
-
 // dolt reports whether db is Dolt, for the checks its deviations make meaningless there (each
 // says why).
 func dolt(db testenv.MySQLServer) bool { return db.Flavor() == mysql.MySQLFlavor }
@@ -54,7 +36,7 @@ func waitCaughtUp(t *testing.T, h *harness, db testenv.MySQLServer) *api.Status 
 // flavor's GTID set, and the checkpoint reaches the server's.
 func TestFlavorStream(t *testing.T) {
 	t.Parallel()
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
+	testenv.EachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
 		kafka := testenv.StartKafka(t, 1)
 		db.Exec(t, "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, qty INT, note VARCHAR(20))")
 		h := newHarness(t, db, kafka)
@@ -95,7 +77,7 @@ func TestFlavorStream(t *testing.T) {
 // (Dolt ignores the set in the dump request).
 func TestFlavorResume(t *testing.T) {
 	t.Parallel()
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
+	testenv.EachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
 		kafka := testenv.StartKafka(t, 1)
 		db.Exec(t, "CREATE DATABASE r", "CREATE TABLE r.t (id INT PRIMARY KEY)")
 		h := newHarness(t, db, kafka)
@@ -125,7 +107,7 @@ func TestFlavorResume(t *testing.T) {
 // the copy.
 func TestFlavorCopy(t *testing.T) {
 	t.Parallel()
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
+	testenv.EachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
 		kafka := testenv.StartKafka(t, 1)
 		db.Exec(t, "CREATE DATABASE c", "CREATE TABLE c.t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO c.t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
 		h := newHarness(t, db, kafka)
@@ -149,7 +131,7 @@ func TestFlavorCopy(t *testing.T) {
 // TestFlavorAlter alters the topic of a running task: later rows go to the new topic.
 func TestFlavorAlter(t *testing.T) {
 	t.Parallel()
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
+	testenv.EachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
 		kafka := testenv.StartKafka(t, 1)
 		db.Exec(t, "CREATE DATABASE a", "CREATE TABLE a.t (id INT PRIMARY KEY)")
 		h := newHarness(t, db, kafka)
@@ -205,7 +187,7 @@ var wantFlavorTypes = map[string]string{
 // typed from the table's definition).
 func TestFlavorTypes(t *testing.T) {
 	t.Parallel()
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
+	testenv.EachFlavor(t, func(t *testing.T, db testenv.MySQLServer) {
 		kafka := testenv.StartKafka(t, 1)
 		db.Exec(t, "CREATE DATABASE shop", flavorTypes)
 		stream := newHarness(t, db, kafka)
@@ -221,7 +203,7 @@ func TestFlavorTypes(t *testing.T) {
 				t.Fatalf("%v: %s", err, rec.Value)
 			}
 			for col, want := range wantFlavorTypes {
-				if got := compact(msg.Data[col]); got != want {
+				if got := testenv.CompactJSON(msg.Data[col]); got != want {
 					t.Errorf("%s: %s = %s, want %s", what, col, got, want)
 				}
 			}

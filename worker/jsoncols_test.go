@@ -67,10 +67,10 @@ func backlogMessages(t *testing.T, recs []testenv.Record) []string {
 		}
 		s := m.Type
 		if m.Type != "ddl" {
-			s += " " + compact(m.Data)
+			s += " " + testenv.CompactJSON(m.Data)
 		}
 		if len(m.Old) > 0 && string(m.Old) != "null" {
-			s += " " + compact(m.Old)
+			s += " " + testenv.CompactJSON(m.Old)
 		}
 		got = append(got, s)
 	}

@@ -2,16 +2,12 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,261 +20,6 @@ import (
 	"github.com/dtsrepl/dts/store/consul"
 	"github.com/dtsrepl/dts/worker"
 )
-
-// load writes single-row transactions and small multi-row ones to t.kv: a new key is inserted
-// with seq 0, an existing key gets seq+1. It keeps the expected final seq of every key.
-type load struct {
-	db   testenv.MySQLServer
-	mu   sync.Mutex
-	want map[int]int
-	// pause, if set, is slept between transactions (a steady rate instead of a flood).
-	pause time.Duration
-	// overwritten holds, per key, the seqs a later statement of the same transaction replaced.
-	overwritten map[int]map[int]bool
-}
-
-func newLoad(db testenv.MySQLServer) *load {
-	return &load{db: db, want: map[int]int{}, overwritten: map[int]map[int]bool{}}
-}
-
-func (l *load) run(t *testing.T, ctx context.Context, keys int, seed int64) error {
-	c := l.db.Conn(t)
-	rnd := rand.New(rand.NewSource(seed))
-	for ctx.Err() == nil {
-		n := 1
-		if rnd.Intn(10) == 0 {
-			n = 2 + rnd.Intn(5)
-		}
-		if n > 1 {
-			if _, err := c.Execute("BEGIN"); err != nil {
-				return err
-			}
-		}
-		l.mu.Lock()
-		inTxn := map[int]bool{}
-		for range n {
-			k := rnd.Intn(keys)
-			if s, ok := l.want[k]; ok && inTxn[k] {
-				if l.overwritten[k] == nil {
-					l.overwritten[k] = map[int]bool{}
-				}
-				l.overwritten[k][s] = true
-			}
-			inTxn[k] = true
-			if s, ok := l.want[k]; ok {
-				if _, err := c.Execute(fmt.Sprintf("UPDATE t.kv SET seq = %d WHERE id = %d", s+1, k)); err != nil {
-					l.mu.Unlock()
-					return err
-				}
-				l.want[k] = s + 1
-			} else {
-				if _, err := c.Execute(fmt.Sprintf("INSERT INTO t.kv VALUES (%d, 0, REPEAT('x', 100))", k)); err != nil {
-					l.mu.Unlock()
-					return err
-				}
-				l.want[k] = 0
-			}
-		}
-		l.mu.Unlock()
-		if n > 1 {
-			if _, err := c.Execute("COMMIT"); err != nil {
-				return err
-			}
-		}
-		if l.pause > 0 {
-			time.Sleep(l.pause)
-		}
-	}
-	return nil
-}
-
-// verify reads the topic and checks at-least-once, in-order delivery per key: every seq of
-// every key was delivered, per key the seqs never jump forward (a replay after a restart may go
-// back), and the last one is the key's final value.
-func (l *load) verify(t *testing.T, kafka *testenv.Kafka, topic string) (msgs, dups int) {
-	t.Helper()
-	return l.check(t, kafka.Read(t, topic))
-}
-
-// verifyCommitted is verify for what a read_committed consumer sees.
-func (l *load) verifyCommitted(t *testing.T, kafka *testenv.Kafka, topic string) (msgs, dups int) {
-	t.Helper()
-	return l.check(t, kafka.ReadCommitted(t, topic))
-}
-
-func (l *load) check(t *testing.T, recs []testenv.Record) (msgs, dups int) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	seqs := map[int][]int{}
-	for _, r := range recs {
-		var m struct {
-			Data struct {
-				ID  int `json:"id"`
-				Seq int `json:"seq"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(r.Value, &m); err != nil {
-			t.Fatalf("%v: %s", err, r.Value)
-		}
-		seqs[m.Data.ID] = append(seqs[m.Data.ID], m.Data.Seq)
-		msgs++
-	}
-	for k, final := range l.want {
-		s := seqs[k]
-		if len(s) == 0 {
-			t.Errorf("key %d: no message, want seq 0..%d", k, final)
-			continue
-		}
-		// Dolt writes its binlog from the difference a commit makes, so a version a later statement
-		// of the same transaction replaced is never logged (MySQL and MariaDB log every statement):
-		// only there may such a version be absent.
-		skip := map[int]bool{}
-		if dolt(l.db) {
-			skip = l.overwritten[k]
-		}
-		next := func(v int) int {
-			for v++; skip[v]; v++ {
-			}
-			return v
-		}
-		seen := map[int]bool{}
-		for i, v := range s {
-			seen[v] = true
-			if i > 0 && v > next(s[i-1]) {
-				t.Errorf("key %d: seq jumps from %d to %d: %v", k, s[i-1], v, s)
-				break
-			}
-		}
-		for v := 0; v <= final; v++ {
-			if !seen[v] && !skip[v] {
-				t.Errorf("key %d: seq %d never delivered: %v", k, v, s)
-				break
-			}
-		}
-		if s[len(s)-1] != final {
-			t.Errorf("key %d: last delivered seq %d, final %d", k, s[len(s)-1], final)
-		}
-		dups += len(s) - (final + 1 - len(skip))
-	}
-	return msgs, dups
-}
-
-func (l *load) total() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, s := range l.want {
-		n += s + 1
-	}
-	return n
-}
-
-// TestKillNine kills the worker process with SIGKILL again and again under a steady write
-// load, on both flavors: every row change still reaches Kafka at least once, and in order per
-// key.
-func TestKillNine(t *testing.T) {
-	t.Parallel()
-	bin := testenv.Build(t, "./cmd/dts")
-	eachFlavor(t, func(t *testing.T, db testenv.MySQLServer) { killNine(t, bin, db) })
-}
-
-func killNine(t *testing.T, bin string, db testenv.MySQLServer) { killNineWith(t, bin, db, "") }
-
-// killNineWith is the kill -9 test with a delivery guarantee: with exactly_once, a
-// read_committed consumer must see every row version exactly once.
-func killNineWith(t *testing.T, bin string, db testenv.MySQLServer, delivery string) {
-	kafka := testenv.StartKafka(t, 4)
-	db.Exec(t, "CREATE DATABASE t", "CREATE TABLE t.kv (id INT PRIMARY KEY, seq INT, pad VARCHAR(200))")
-	dir := t.TempDir()
-	e := db.Endpoint()
-	spec := api.TaskSpec{
-		Source:  &api.Source{Host: e.Host, Port: e.Port, Username: e.User, Password: e.Password},
-		Kafka:   api.Kafka{Addr: kafka.Addr(), Topic: "kv", PartitionMode: api.PartitionByPrimaryKey, Delivery: delivery},
-		Filters: []api.Filter{{DBName: "t", Match: "kv"}},
-	}
-	b, _ := json.Marshal(api.SubmitRequest{Task: &spec})
-	taskFile := filepath.Join(dir, "task.json")
-	if err := os.WriteFile(taskFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startWorker := func(i int) *testenv.Process {
-		return testenv.StartProcess(t, fmt.Sprintf("worker-%d", i), dir, os.Environ(), syscall.SIGTERM,
-			bin, "worker", "--task-file", taskFile, "--state-dir", filepath.Join(dir, "state"), "--log-level", "warn")
-	}
-	statusPos := func() string {
-		b, err := os.ReadFile(filepath.Join(dir, "state", "status.json"))
-		if err != nil {
-			return ""
-		}
-		var st api.Status
-		_ = json.Unmarshal(b, &st)
-		return st.Pos
-	}
-	w := startWorker(0)
-	deadline := time.Now().Add(60 * time.Second)
-	for statusPos() == "" {
-		if time.Now().After(deadline) {
-			t.Fatalf("worker never saved a position: %s", w.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-
-	l := newLoad(db)
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- l.run(t, ctx, 300, 1) }()
-	rnd := rand.New(rand.NewSource(2))
-	const kills = 6
-	for i := 1; i <= kills; i++ {
-		time.Sleep(time.Duration(700+rnd.Intn(1500)) * time.Millisecond)
-		if exited, err := w.Exited(); exited {
-			t.Fatalf("worker %d exited by itself: %v\n%s", i-1, err, w.Log())
-		}
-		w.Stop(syscall.SIGKILL, time.Second)
-		w = startWorker(i)
-	}
-	time.Sleep(time.Second)
-	cancel()
-	if err := <-errc; err != nil {
-		t.Fatal(err)
-	}
-	// Wait until the last incarnation delivered everything, then check.
-	total := l.total()
-	deadline = time.Now().Add(90 * time.Second)
-	read := kafka.Read
-	if delivery == api.ExactlyOnce {
-		read = kafka.ReadCommitted
-	}
-	for {
-		if recs := read(t, "kv"); len(recs) >= total {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fewer messages than row changes after %d kills", kills)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	// Messages of the last changes may still be in flight; give the worker until its
-	// checkpoint covers them.
-	want := posPrefix(db) + db.GTIDSet(t).String()
-	for statusPos() != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("checkpoint %s never reached %s", statusPos(), want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if delivery == api.ExactlyOnce {
-		msgs, dups := l.verifyCommitted(t, kafka, "kv")
-		t.Logf("exactly once: %d row changes, %d committed messages after %d SIGKILLs (%d duplicates); %d offsets written in all (with aborted records and markers)", total, msgs, kills, dups, kafka.Written(t, "kv"))
-		if dups != 0 || msgs != total {
-			t.Errorf("a read_committed consumer saw %d messages for %d row changes (%d duplicates)", msgs, total, dups)
-		}
-		return
-	}
-	msgs, dups := l.verify(t, kafka, "kv")
-	t.Logf("%d row changes, %d messages after %d SIGKILLs (%d re-sent)", total, msgs, kills, dups)
-}
 
 // TestSecondWorkerWaits runs two workers for one task on Consul: the second neither produces
 // nor writes while the first holds the lock, and takes over from the checkpoint when it stops.
@@ -502,15 +243,15 @@ func TestOrderUnderProduceRetries(t *testing.T) {
 	h.spec(api.TaskSpec{Kafka: api.Kafka{Topic: "kv", PartitionMode: api.PartitionByPrimaryKey}, Filters: []api.Filter{{DBName: "t", Match: "kv"}}})
 	h.start()
 	h.running()
-	l := newLoad(db)
+	l := testenv.NewLoad(db)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 	defer cancel()
-	if err := l.run(t, ctx, 50, 4); err != nil {
+	if err := l.Run(t, ctx, 50, 4); err != nil {
 		t.Fatal(err)
 	}
-	total := l.total()
+	total := l.Total()
 	h.waitStatus("everything acknowledged", func(s *api.Status) bool { return s.RowsSent >= uint64(total) })
-	msgs, dups := l.verify(t, kafka, "kv")
+	msgs, dups := l.Verify(t, kafka, "kv")
 	mu.Lock()
 	t.Logf("%d row changes, %d messages, %d duplicates, %d produce requests rejected", total, msgs, dups, rejected)
 	if rejected == 0 {

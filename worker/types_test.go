@@ -3,7 +3,6 @@ package worker_test
 import (
 	"encoding/json"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,24 +69,13 @@ func checkTypes(t *testing.T, what string, data map[string]json.RawMessage) {
 		}
 		_ = json.Unmarshal([]byte(wantTypes[k]), &w)
 		// Numbers must be written exactly as wanted, not just equal as float64.
-		if gs, ws := compact(got), compact([]byte(wantTypes[k])); gs != ws {
+		if gs, ws := testenv.CompactJSON(got), testenv.CompactJSON([]byte(wantTypes[k])); gs != ws {
 			t.Errorf("%s: column %s = %s, want %s", what, k, gs, ws)
 		}
 	}
 	if len(data) != len(wantTypes) {
 		t.Errorf("%s: %d columns, want %d", what, len(data), len(wantTypes))
 	}
-}
-
-func compact(b []byte) string {
-	var v any
-	d := json.NewDecoder(strings.NewReader(string(b)))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return string(b)
-	}
-	out, _ := json.Marshal(v)
-	return string(out)
 }
 
 // TestColumnTypes streams a row with every type class, then copies the same row with

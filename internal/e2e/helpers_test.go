@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -480,3 +481,44 @@ func httpJSONHeader(ctx context.Context, c *http.Client, method, url, body strin
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// fileWorker is `dts worker` running one task from a file, with its checkpoint and status in a
+// state directory each incarnation takes over from the last: the worker the kill tests restart.
+type fileWorker struct {
+	t        *testing.T
+	bin      string
+	dir      string
+	taskFile string
+}
+
+// newFileWorker writes spec as a submit body for `dts worker --task-file` (the binary bin) into
+// a directory of the test's.
+func newFileWorker(t *testing.T, bin string, spec api.TaskSpec) *fileWorker {
+	t.Helper()
+	dir := t.TempDir()
+	b, _ := json.Marshal(api.SubmitRequest{Task: &spec})
+	taskFile := filepath.Join(dir, "task.json")
+	if err := os.WriteFile(taskFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &fileWorker{t: t, bin: bin, dir: dir, taskFile: taskFile}
+}
+
+// start runs incarnation i, logging to worker-i.log; the test's cleanup stops it.
+func (w *fileWorker) start(i int) *testenv.Process {
+	return testenv.StartProcess(w.t, fmt.Sprintf("worker-%d", i), w.dir, childEnv(), syscall.SIGTERM,
+		w.bin, "worker", "--task-file", w.taskFile, "--state-dir", filepath.Join(w.dir, "state"), "--log-level", "warn")
+}
+
+// status is the status the worker saved last; nil before it saved one, or if it does not decode.
+func (w *fileWorker) status() *api.Status {
+	b, err := os.ReadFile(filepath.Join(w.dir, "state", "status.json"))
+	if err != nil {
+		return nil
+	}
+	var st api.Status
+	if json.Unmarshal(b, &st) != nil {
+		return nil
+	}
+	return &st
+}

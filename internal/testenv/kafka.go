@@ -206,6 +206,19 @@ func (r Record) JSON(t testing.TB) map[string]any {
 	return m
 }
 
+// CompactJSON re-encodes a JSON document with its object keys sorted and its numbers as written,
+// so that two encodings of one value compare equal; what is not JSON is returned as it is.
+func CompactJSON(b []byte) string {
+	var v any
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return string(b)
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
 // Topics lists the broker's topics.
 func (k *Kafka) Topics(t testing.TB) []string {
 	t.Helper()

@@ -31,6 +31,24 @@ type MySQLServer interface {
 	Restart(t testing.TB)
 }
 
+// EachFlavor runs body against a fresh MariaDB (the MariaDB flavor) and a fresh Dolt (the MySQL
+// flavor, standing in for MySQL 8), in parallel subtests named for the flavor.
+func EachFlavor(t *testing.T, body func(t *testing.T, db MySQLServer)) {
+	t.Helper()
+	for _, flavor := range []string{mysql.MariaDBFlavor, mysql.MySQLFlavor} {
+		t.Run(flavor, func(t *testing.T) {
+			t.Parallel()
+			var db MySQLServer
+			if flavor == mysql.MariaDBFlavor {
+				db = StartMariaDB(t)
+			} else {
+				db = StartDolt(t)
+			}
+			body(t, db)
+		})
+	}
+}
+
 var (
 	_ MySQLServer = (*MariaDB)(nil)
 	_ MySQLServer = (*Dolt)(nil)

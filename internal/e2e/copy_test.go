@@ -1,12 +1,10 @@
-package worker_test
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,40 +33,19 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 		fmt.Sprintf("INSERT INTO snap.b SELECT CONCAT('k', seq %% 100), seq, 0 FROM snap.seq_1_to_%d", rowsB),
 		fmt.Sprintf("INSERT INTO snap.c SELECT seq, 'c' FROM snap.seq_1_to_%d", rowsC),
 	)
-	dir := t.TempDir()
 	incr := false
-	spec := api.TaskSpec{
+	fw := newFileWorker(t, bin, api.TaskSpec{
 		Source:    &api.Source{Host: db.Host, Port: db.Port, Username: db.User, Password: db.Password},
 		Kafka:     api.Kafka{Addr: kafka.Addr(), Topic: "snap", PartitionMode: api.PartitionByPrimaryKey},
 		Filters:   []api.Filter{{DBName: "snap"}},
 		RateLimit: &api.RateLimit{Rate: 30000},
 		Incr:      &incr,
-	}
-	b, _ := json.Marshal(api.SubmitRequest{Task: &spec})
-	taskFile := filepath.Join(dir, "task.json")
-	if err := os.WriteFile(taskFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := func(i int) *testenv.Process {
-		return testenv.StartProcess(t, fmt.Sprintf("worker-%d", i), dir, os.Environ(), syscall.SIGTERM,
-			bin, "worker", "--task-file", taskFile, "--state-dir", filepath.Join(dir, "state"), "--log-level", "warn")
-	}
-	status := func() *api.Status {
-		b, err := os.ReadFile(filepath.Join(dir, "state", "status.json"))
-		if err != nil {
-			return nil
-		}
-		var st api.Status
-		if json.Unmarshal(b, &st) != nil {
-			return nil
-		}
-		return &st
-	}
+	})
 	waitCopied := func(w *testenv.Process, n uint64) *api.Status {
 		t.Helper()
 		deadline := time.Now().Add(2 * time.Minute)
 		for {
-			if st := status(); st != nil && st.Snapshot != nil && st.Snapshot.RowsCopied >= n {
+			if st := fw.status(); st != nil && st.Snapshot != nil && st.Snapshot.RowsCopied >= n {
 				if st.Snapshot.Done {
 					t.Fatalf("the copy finished before the kill at %d rows: %+v", n, st.Snapshot)
 				}
@@ -78,13 +55,13 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 				t.Fatalf("worker exited: %v\n%s", err, w.Log())
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("copy never reached %d rows: %+v", n, status())
+				t.Fatalf("copy never reached %d rows: %+v", n, fw.status())
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
-	w := start(0)
+	w := fw.start(0)
 	// The writer runs through the whole copy.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -96,23 +73,23 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 		t.Fatalf("status while copying: %+v", st)
 	}
 	w.Stop(syscall.SIGKILL, time.Second)
-	killedAt := status().Snapshot.RowsCopied
-	w = start(1)
+	killedAt := fw.status().Snapshot.RowsCopied
+	w = fw.start(1)
 	st = waitCopied(w, killedAt+1)
 	if st.Snapshot.RowsCopied < killedAt {
 		t.Fatalf("copy restarted: %d rows copied after the kill at %d", st.Snapshot.RowsCopied, killedAt)
 	}
 	waitCopied(w, 110000)
 	w.Stop(syscall.SIGKILL, time.Second)
-	killedAt2 := status().Snapshot.RowsCopied
-	start(2) // stopped by the test's cleanup
+	killedAt2 := fw.status().Snapshot.RowsCopied
+	fw.start(2) // stopped by the test's cleanup
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		if st := status(); st != nil && st.Snapshot != nil && st.Snapshot.Done && st.State == api.StateRunning {
+		if st := fw.status(); st != nil && st.Snapshot != nil && st.Snapshot.Done && st.State == api.StateRunning {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("copy never finished: %+v", status())
+			t.Fatalf("copy never finished: %+v", fw.status())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -123,9 +100,9 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 	// Wait for the stream to catch up with the last write.
 	r := db.Query(t, "SELECT @@gtid_binlog_pos")
 	final, _ := r.GetString(0, 0)
-	for !strings.HasSuffix(status().Pos, final) {
+	for !strings.HasSuffix(fw.status().Pos, final) {
 		if time.Now().After(deadline) {
-			t.Fatalf("checkpoint %s never reached %s", status().Pos, final)
+			t.Fatalf("checkpoint %s never reached %s", fw.status().Pos, final)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -145,13 +122,13 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 			snapshotMsgs++
 		}
 		if m.Table == "c" {
-			cRows[compact(m.Data)] = true
+			cRows[testenv.CompactJSON(m.Data)] = true
 			continue
 		}
 		if m.Type == "delete" {
 			latest[string(rec.Key)] = ""
 		} else {
-			latest[string(rec.Key)] = compact(m.Data)
+			latest[string(rec.Key)] = testenv.CompactJSON(m.Data)
 		}
 	}
 	want := map[string]string{}
@@ -160,14 +137,14 @@ func TestSnapshotUnderWritesAndKills(t *testing.T) {
 		id, _ := res.GetInt(i, 0)
 		v, _ := res.GetInt(i, 1)
 		pad, _ := res.GetString(i, 2)
-		want[fmt.Sprintf(`{"database":"snap","table":"a","pk":{"id":%d}}`, id)] = compact([]byte(fmt.Sprintf(`{"id":%d,"pad":%q,"v":%d}`, id, pad, v)))
+		want[fmt.Sprintf(`{"database":"snap","table":"a","pk":{"id":%d}}`, id)] = testenv.CompactJSON([]byte(fmt.Sprintf(`{"id":%d,"pad":%q,"v":%d}`, id, pad, v)))
 	}
 	res = db.Query(t, "SELECT k1, k2, v FROM snap.b")
 	for i := range res.RowNumber() {
 		k1, _ := res.GetString(i, 0)
 		k2, _ := res.GetInt(i, 1)
 		v, _ := res.GetInt(i, 2)
-		want[fmt.Sprintf(`{"database":"snap","table":"b","pk":{"k1":%q,"k2":%d}}`, k1, k2)] = compact([]byte(fmt.Sprintf(`{"k1":%q,"k2":%d,"v":%d}`, k1, k2, v)))
+		want[fmt.Sprintf(`{"database":"snap","table":"b","pk":{"k1":%q,"k2":%d}}`, k1, k2)] = testenv.CompactJSON([]byte(fmt.Sprintf(`{"k1":%q,"k2":%d,"v":%d}`, k1, k2, v)))
 	}
 	bad := 0
 	for k, w := range want {
