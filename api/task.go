@@ -98,8 +98,11 @@ type Status struct {
 	// LagSeconds is how far behind the source the checkpoint is.
 	LagSeconds float64 `json:"lag_seconds"`
 	// RowsSent counts messages Kafka acknowledged, over the task's whole life.
-	RowsSent uint64            `json:"rows_sent"`
-	Snapshot *SnapshotProgress `json:"snapshot,omitempty"`
+	RowsSent uint64 `json:"rows_sent"`
+	// KafkaStalledSeconds is how long messages have waited without Kafka acknowledging any, once
+	// that is 5 s or more (the message then says why: the broker's last error); 0 otherwise.
+	KafkaStalledSeconds float64           `json:"kafka_stalled_seconds,omitempty"`
+	Snapshot            *SnapshotProgress `json:"snapshot,omitempty"`
 	// Worker identifies the process (host, pid, Nomad allocation).
 	Worker string `json:"worker,omitempty"`
 	// Tables counts what the task did per table (the busiest MaxTableStats; the rest in one

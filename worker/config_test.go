@@ -21,10 +21,10 @@ func TestConfigValidate(t *testing.T) {
 		want string // "" for valid
 	}{
 		{"defaults", Config{Record: rec}, ""},
-		{"no record", Config{}, "Record is required"},
+		{"no record", Config{}, "a Record is required"},
 		{"retry bounds crossed", Config{Record: rec, RetryMin: time.Minute, RetryMax: time.Second}, "RetryMax 1s is below RetryMin 1m0s"},
 		{"heartbeat faster than status", Config{Record: rec, StatusInterval: 5 * time.Second, HeartbeatInterval: time.Second}, "HeartbeatInterval"},
-		{"negative packet bound", Config{Record: rec, MaxPacketBytes: -1}, "MaxPacketBytes -1"},
+		{"negative packet bound", Config{Record: rec, MaxPacketBytes: -1}, "MaxPacketBytes -1 or MaxResponseBytes 0 is negative"},
 	}
 	for _, tt := range tests {
 		c := tt.cfg

@@ -137,10 +137,25 @@ func TestKafkaOutageVisible(t *testing.T) {
 	if later.State == api.StateFailed {
 		t.Errorf("a broker outage failed the task: %s", later.Message)
 	}
+	if later.KafkaStalledSeconds < 5 {
+		t.Errorf("kafka_stalled_seconds = %v in a status that says %q", later.KafkaStalledSeconds, later.Message)
+	}
+	// The worker's own /status, which shows no message, says it too.
+	var view struct {
+		Status struct {
+			KafkaStalledSeconds float64 `json:"kafka_stalled_seconds"`
+		} `json:"status"`
+	}
+	jsonDecode(t, h.get("/status"), &view)
+	if view.Status.KafkaStalledSeconds < 5 {
+		t.Errorf("/status kafka_stalled_seconds = %v while Kafka does not answer", view.Status.KafkaStalledSeconds)
+	}
 	hole.Close()
 	kafka.Restart(t)
 	kafka.WaitRecords(t, "o", 2, 90*time.Second)
-	h.waitStatus("Running without a message", func(s *api.Status) bool { return s.State == api.StateRunning && s.Message == "" })
+	h.waitStatus("Running without a message", func(s *api.Status) bool {
+		return s.State == api.StateRunning && s.Message == "" && s.KafkaStalledSeconds == 0
+	})
 }
 
 // TestStopWithKafkaDown stops a worker whose messages get no answer from Kafka: it stops within

@@ -73,7 +73,8 @@ func (p *pipeline) producerConfig() (produce.Config, error) {
 	if k.TLS != nil && k.TLS.Enabled && k.TLS.InsecureSkipVerify {
 		p.log.Warn("kafka.tls.insecure_skip_verify is set: the brokers' certificates are not checked, so anyone on the path can read and change what the task sends")
 	}
-	cfg.MaxInFlightBytes, cfg.Logger, cfg.OnAck = p.cfg.MaxInFlightBytes, p.log, func(n int) { p.metrics.acked.Add(float64(n)) }
+	cfg.MaxInFlightBytes, cfg.MaxResponseBytes = p.cfg.MaxInFlightBytes, p.cfg.MaxResponseBytes
+	cfg.Logger, cfg.OnAck = p.log, func(n int) { p.metrics.acked.Add(float64(n)) }
 	return cfg, nil
 }
 
@@ -365,7 +366,9 @@ func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkp
 		}
 		stalled, lastErr := e.prod.Stalled()
 		p.metrics.kafkaStalled.Set(stalled.Seconds())
+		var stalledSeconds float64
 		if stalled >= stallAfter {
+			stalledSeconds = stalled.Round(time.Second).Seconds()
 			m := fmt.Sprintf("Kafka has acknowledged nothing for %s", stalled.Round(time.Second))
 			if lastErr != nil {
 				m = fmt.Sprintf("Kafka unreachable for %s: %v", stalled.Round(time.Second), lastErr)
@@ -374,6 +377,7 @@ func (p *pipeline) reportLoop(ctx context.Context, tracker *track.Tracker[Checkp
 		}
 		p.report.update(func(st *api.Status) {
 			st.Tables, st.Topics = e.tables.view(), e.topics.list()
+			st.KafkaStalledSeconds = stalledSeconds
 			if h != nil { // else not read yet: the retention read before stays
 				st.BinlogRetentionSeconds = nil
 				if h.keep > 0 {

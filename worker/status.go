@@ -50,7 +50,7 @@ func (r *report) resume(prev *api.Status, specVersion int64) {
 // State transitions.
 
 func (r *report) starting() {
-	r.update(func(st *api.Status) { st.State, st.Message = api.StatePending, "starting" })
+	r.update(func(st *api.Status) { st.State, st.Message, st.KafkaStalledSeconds = api.StatePending, "starting", 0 })
 }
 
 func (r *report) copying() {
@@ -73,13 +73,14 @@ func (r *report) retrying(err error, in time.Duration) {
 
 func (r *report) failed(err error) {
 	r.setCaughtUp(false)
-	r.update(func(st *api.Status) { st.State, st.Message = api.StateFailed, err.Error() })
+	r.update(func(st *api.Status) { st.State, st.Message, st.KafkaStalledSeconds = api.StateFailed, err.Error(), 0 })
 }
 
 // stopped records an operator's stop; a Failed task stays Failed, with its reason.
 func (r *report) stopped() {
 	r.setCaughtUp(false)
 	r.update(func(st *api.Status) {
+		st.KafkaStalledSeconds = 0 // with the message that said so
 		if st.State != api.StateFailed {
 			st.State, st.Message = api.StateStopped, "stopped"
 		}
@@ -176,15 +177,18 @@ func (w statusWriter) save(ctx context.Context) error {
 // health, nothing derived from rows (no copy key, no message, which may quote a row's key).
 // The whole status is on the dispatcher's authenticated API.
 type publicStatus struct {
-	State           api.State       `json:"state"`
-	Pos             string          `json:"pos,omitempty"`
-	TransactionTime time.Time       `json:"transaction_time,omitzero"`
-	UpdatedAt       time.Time       `json:"updated_at"`
-	SpecVersion     int64           `json:"spec_version,omitempty"`
-	LagSeconds      float64         `json:"lag_seconds"`
-	RowsSent        uint64          `json:"rows_sent"`
-	HasMessage      bool            `json:"has_message"`
-	Snapshot        *publicSnapshot `json:"snapshot,omitempty"`
+	State           api.State `json:"state"`
+	Pos             string    `json:"pos,omitempty"`
+	TransactionTime time.Time `json:"transaction_time,omitzero"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	SpecVersion     int64     `json:"spec_version,omitempty"`
+	LagSeconds      float64   `json:"lag_seconds"`
+	RowsSent        uint64    `json:"rows_sent"`
+	HasMessage      bool      `json:"has_message"`
+	// KafkaStalledSeconds says Kafka does not acknowledge (the broker's error is in the
+	// message, on the authenticated API).
+	KafkaStalledSeconds float64         `json:"kafka_stalled_seconds,omitempty"`
+	Snapshot            *publicSnapshot `json:"snapshot,omitempty"`
 }
 
 type publicSnapshot struct {
@@ -197,7 +201,8 @@ type publicSnapshot struct {
 
 func public(st api.Status) publicStatus {
 	p := publicStatus{State: st.State, Pos: st.Pos, TransactionTime: st.TransactionTime, UpdatedAt: st.UpdatedAt,
-		SpecVersion: st.SpecVersion, LagSeconds: st.LagSeconds, RowsSent: st.RowsSent, HasMessage: st.Message != ""}
+		SpecVersion: st.SpecVersion, LagSeconds: st.LagSeconds, RowsSent: st.RowsSent, HasMessage: st.Message != "",
+		KafkaStalledSeconds: st.KafkaStalledSeconds}
 	if sn := st.Snapshot; sn != nil {
 		p.Snapshot = &publicSnapshot{TablesDone: sn.TablesDone, Tables: len(sn.Tables), RowsCopied: sn.RowsCopied, RowsEstimated: sn.RowsEstimated, Done: sn.Done}
 	}

@@ -60,6 +60,8 @@ type Config struct {
 	StopTimeout time.Duration
 	// MaxPacketBytes bounds one packet from the source (a row event); default 256 MiB.
 	MaxPacketBytes int
+	// MaxResponseBytes bounds one response from a Kafka broker; default 32 MiB.
+	MaxResponseBytes int
 	// RetentionCheckInterval is how often the source's binlog retention is read (default 1m).
 	// The share of it under which the headroom is a warning is the task's
 	// (retention_warn_share).
@@ -105,7 +107,7 @@ func (c *Config) applyDefaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Record == nil {
-		errs = append(errs, errors.New("Record is required: the worker holds its task's record"))
+		errs = append(errs, errors.New("a Record is required: the worker holds its task's record"))
 	}
 	if c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("RetryMax %s is below RetryMin %s", c.RetryMax, c.RetryMin))
@@ -113,8 +115,8 @@ func (c *Config) Validate() error {
 	if c.HeartbeatInterval < c.StatusInterval {
 		errs = append(errs, fmt.Errorf("HeartbeatInterval %s is below StatusInterval %s", c.HeartbeatInterval, c.StatusInterval))
 	}
-	if c.MaxPacketBytes < 0 {
-		errs = append(errs, fmt.Errorf("MaxPacketBytes %d is negative", c.MaxPacketBytes))
+	if c.MaxPacketBytes < 0 || c.MaxResponseBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxPacketBytes %d or MaxResponseBytes %d is negative", c.MaxPacketBytes, c.MaxResponseBytes))
 	}
 	return errors.Join(errs...)
 }

@@ -49,7 +49,18 @@ type memoryPlan struct {
 	InFlightBytes int64 // worker.Config.MaxInFlightBytes
 	SoftLimit     int64 // debug.SetMemoryLimit; 0: left to GOMEMLIMIT
 	GCPercent     int   // debug.SetGCPercent; 0: left to GOGC
+	// MaxPacketBytes (worker.Config.MaxPacketBytes) bounds one packet from the source: half
+	// the budget, at most 256 MiB. MaxResponseBytes (worker.Config.MaxResponseBytes) bounds
+	// one response from a Kafka broker: a quarter of it, at most 32 MiB. No peer can make the
+	// worker allocate past its budget.
+	MaxPacketBytes, MaxResponseBytes int64
 }
+
+// Most a packet from the source and a response from a broker may take of any budget.
+const (
+	maxPacketBytes   = 256 << 20
+	maxResponseBytes = 32 << 20
+)
 
 // planMemory derives the plan of a budget of mb MiB; getenv reads GOGC and GOMEMLIMIT.
 func planMemory(mb int64, getenv func(string) string) (memoryPlan, error) {
@@ -58,7 +69,7 @@ func planMemory(mb int64, getenv func(string) string) (memoryPlan, error) {
 	}
 	b := mb << 20
 	heap := max(b-max(b/4, nonHeapBytes), minHeapBytes)
-	p := memoryPlan{InFlightBytes: heap / 3}
+	p := memoryPlan{InFlightBytes: heap / 3, MaxPacketBytes: min(b/2, maxPacketBytes), MaxResponseBytes: min(b/4, maxResponseBytes)}
 	if getenv("GOMEMLIMIT") == "" {
 		p.SoftLimit = heap
 	}

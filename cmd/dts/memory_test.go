@@ -11,13 +11,13 @@ func TestPlanMemory(t *testing.T) {
 		want    memoryPlan
 		wantErr bool
 	}{
-		{"default budget", 128, nil, memoryPlan{InFlightBytes: 32 << 20, SoftLimit: 96 << 20, GCPercent: 400}, false},
-		{"large budget", 1024, nil, memoryPlan{InFlightBytes: 256 << 20, SoftLimit: 768 << 20, GCPercent: 400}, false},
-		{"operator's GOGC stays", 128, map[string]string{"GOGC": "100"}, memoryPlan{InFlightBytes: 32 << 20, SoftLimit: 96 << 20}, false},
-		{"operator's GOMEMLIMIT stays", 128, map[string]string{"GOMEMLIMIT": "1GiB"}, memoryPlan{InFlightBytes: 32 << 20, GCPercent: 400}, false},
-		{"small budget keeps 32 MiB beside the heap", 64, nil, memoryPlan{InFlightBytes: 32 << 20 / 3, SoftLimit: 32 << 20, GCPercent: 400}, false},
-		{"smallest budget", 48, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400}, false},
-		{"below 48 MiB the heap keeps 16 MiB", 32, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400}, false},
+		{"default budget", 128, nil, memoryPlan{InFlightBytes: 32 << 20, SoftLimit: 96 << 20, GCPercent: 400, MaxPacketBytes: 64 << 20, MaxResponseBytes: 32 << 20}, false},
+		{"large budget", 1024, nil, memoryPlan{InFlightBytes: 256 << 20, SoftLimit: 768 << 20, GCPercent: 400, MaxPacketBytes: 256 << 20, MaxResponseBytes: 32 << 20}, false},
+		{"operator's GOGC stays", 128, map[string]string{"GOGC": "100"}, memoryPlan{InFlightBytes: 32 << 20, SoftLimit: 96 << 20, MaxPacketBytes: 64 << 20, MaxResponseBytes: 32 << 20}, false},
+		{"operator's GOMEMLIMIT stays", 128, map[string]string{"GOMEMLIMIT": "1GiB"}, memoryPlan{InFlightBytes: 32 << 20, GCPercent: 400, MaxPacketBytes: 64 << 20, MaxResponseBytes: 32 << 20}, false},
+		{"small budget keeps 32 MiB beside the heap", 64, nil, memoryPlan{InFlightBytes: 32 << 20 / 3, SoftLimit: 32 << 20, GCPercent: 400, MaxPacketBytes: 32 << 20, MaxResponseBytes: 16 << 20}, false},
+		{"smallest budget", 48, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400, MaxPacketBytes: 24 << 20, MaxResponseBytes: 12 << 20}, false},
+		{"below 48 MiB the heap keeps 16 MiB", 32, nil, memoryPlan{InFlightBytes: 16 << 20 / 3, SoftLimit: 16 << 20, GCPercent: 400, MaxPacketBytes: 16 << 20, MaxResponseBytes: 8 << 20}, false},
 		{"too small", 31, nil, memoryPlan{}, true},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -30,6 +31,7 @@ func runWorker(ctx context.Context, args []string) error {
 	chunk := fs.int64("snapshot-chunk-rows", "DTS_SNAPSHOT_CHUNK_ROWS", 5000, "rows the initial copy reads per query (each chunk is a checkpoint)")
 	pprof := fs.bool("pprof", "DTS_PPROF", false, "also serve Go profiles under /debug/pprof/ on the listen address")
 	stopTimeout := fs.duration("stop-timeout", jobs.EnvStopTimeout, worker.DefaultStopTimeout, "budget of everything a stop does (waiting for Kafka's acknowledgements, saving the checkpoint, releasing the lock); the Nomad job sets it to three quarters of its kill timeout")
+	maxPacket := fs.int64("max-packet-bytes", "DTS_MAX_PACKET_BYTES", 0, "largest packet (a row event) taken from the source (default: half the memory budget, at most 256 MiB); raise it, with the budget, for rows larger than that")
 	memoryMB := fs.int64("memory-mb", "DTS_MEMORY_MB", defaultMemoryMB(os.Getenv), "memory budget in MiB (default: under Nomad, what the allocation may use; else 128): the Go runtime's soft limit at three quarters, less at small budgets (at least 32 MiB stays for what is not heap), a third of that for messages awaiting Kafka's acknowledgement (GOGC and GOMEMLIMIT, when set, override the collector's settings)")
 	logs := fs.logFlags("json")
 	if err := fs.parse(args); err != nil {
@@ -94,6 +96,8 @@ func runWorker(ctx context.Context, args []string) error {
 
 		SnapshotChunkRows: int(*chunk),
 		MaxInFlightBytes:  mem.InFlightBytes,
+		MaxPacketBytes:    int(cmp.Or(*maxPacket, mem.MaxPacketBytes)),
+		MaxResponseBytes:  int(mem.MaxResponseBytes),
 		StopTimeout:       *stopTimeout,
 		Pprof:             *pprof,
 	})
