@@ -1,12 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,12 +36,12 @@ func (o WriteOptions) query() string {
 // SubmitWith submits a task with options; a refusal by the precheck is a *RefusedError.
 func (c *Client) SubmitWith(ctx context.Context, spec *TaskSpec, o WriteOptions) (*SubmitResponse, error) {
 	var out SubmitResponse
-	return &out, c.doRefusable(ctx, http.MethodPost, "/v1/dispatch/submit"+o.query(), SubmitRequest{Task: spec}, &out)
+	return &out, c.do(ctx, http.MethodPost, "/v1/dispatch/submit"+o.query(), SubmitRequest{Task: spec}, &out)
 }
 
 // AlterWith alters a task with options; a refusal by the precheck is a *RefusedError.
 func (c *Client) AlterWith(ctx context.Context, id int64, spec *TaskSpec, o WriteOptions) error {
-	return c.doRefusable(ctx, http.MethodPut, "/v1/dispatch/alter/"+strconv.FormatInt(id, 10)+o.query(), SubmitRequest{Task: spec}, nil)
+	return c.do(ctx, http.MethodPut, "/v1/dispatch/alter/"+strconv.FormatInt(id, 10)+o.query(), SubmitRequest{Task: spec}, nil)
 }
 
 // Precheck checks a task against its source and Kafka without storing it.
@@ -75,49 +71,6 @@ func (c *Client) StartVerify(ctx context.Context, id int64, req VerifyRequest) (
 func (c *Client) Verify(ctx context.Context, id int64) (*Verify, error) {
 	var out Verify
 	return &out, c.do(ctx, http.MethodGet, "/v1/task/"+strconv.FormatInt(id, 10)+"/verify", nil, &out)
-}
-
-// doRefusable is do, but a -400 that carries a checklist becomes a *RefusedError.
-func (c *Client) doRefusable(ctx context.Context, method, path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode request: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.cfg.User != "" || c.cfg.Password != "" {
-		req.SetBasicAuth(c.cfg.User, c.cfg.Password)
-	}
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read response: %w", method, path, err)
-	}
-	var env Envelope[json.RawMessage]
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%s %s: HTTP %d, not a dts response: %.200s", method, path, resp.StatusCode, raw)
-	}
-	if env.Code != CodeOK {
-		apiErr := &Error{Code: env.Code, Message: env.Message}
-		var r Refusal
-		if env.Code == CodeBadRequest && json.Unmarshal(env.Data, &r) == nil && r.Precheck != nil {
-			return &RefusedError{Err: apiErr, Checklist: r.Precheck}
-		}
-		return apiErr
-	}
-	if out != nil && len(env.Data) > 0 {
-		if err := json.Unmarshal(env.Data, out); err != nil {
-			return fmt.Errorf("%s %s: decode data: %w", method, path, err)
-		}
-	}
-	return nil
 }
 
 // AsRefused returns the checklist of a precheck refusal, nil for any other error.

@@ -117,7 +117,8 @@ func (c *Client) Delete(ctx context.Context, id int64) (*DeleteResponse, error) 
 	return &out, c.do(ctx, http.MethodDelete, "/v1/task/"+strconv.FormatInt(id, 10), nil, &out)
 }
 
-// do sends a request and decodes the envelope; a non-zero code becomes an *Error.
+// do sends a request and decodes the envelope; a non-zero code becomes an *Error, and a -400
+// that carries a precheck's checklist a *RefusedError.
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
 	return c.doHeader(ctx, method, path, nil, body, out)
 }
@@ -157,7 +158,12 @@ func (c *Client) doHeader(ctx context.Context, method, path string, hdr http.Hea
 		return fmt.Errorf("%s %s: HTTP %d, not a dts response: %.200s", method, path, resp.StatusCode, raw)
 	}
 	if env.Code != CodeOK {
-		return &Error{Code: env.Code, Message: env.Message}
+		apiErr := &Error{Code: env.Code, Message: env.Message}
+		var r Refusal
+		if env.Code == CodeBadRequest && json.Unmarshal(env.Data, &r) == nil && r.Precheck != nil {
+			return &RefusedError{Err: apiErr, Checklist: r.Precheck}
+		}
+		return apiErr
 	}
 	if out != nil && len(env.Data) > 0 {
 		if err := json.Unmarshal(env.Data, out); err != nil {

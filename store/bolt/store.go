@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"go.etcd.io/bbolt"
 
@@ -200,33 +201,8 @@ func (d *DB) Delete(ctx context.Context, id int64) error {
 
 // List returns every task in id order, each with its status (nil if none was reported).
 func (d *DB) List(ctx context.Context) ([]store.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	var out []store.Record
-	err := d.view(func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketTasks).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) != 8 {
-				continue
-			}
-			id := int64(binary.BigEndian.Uint64(k))
-			t, err := getTask(tx, id)
-			if err != nil {
-				return err
-			}
-			st, err := getStatus(tx, id)
-			if err != nil {
-				return err
-			}
-			out = append(out, store.Record{Task: t, Status: st})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list tasks: %w", err)
-	}
-	return out, nil
+	recs, _, err := d.Page(ctx, 0, math.MaxInt)
+	return recs, err
 }
 
 // Page returns limit tasks in id order from the offset-th on, each with its status, and how many
