@@ -128,17 +128,27 @@ func (s *Server) serverIDCheck(src *api.Source) func(context.Context) error {
 	}
 }
 
+// checkRequest reads the spec of a precheck or preview request, as submit would, and the
+// credentials it logs in with.
+func (s *Server) checkRequest(c *fiber.Ctx) (*api.TaskSpec, *api.Credentials, error) {
+	spec, err := decodeSubmit(c.Body())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := validate(spec, false); err != nil {
+		return nil, nil, err
+	}
+	creds, _, err := s.credentials(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, creds, nil
+}
+
 // precheck answers POST /v1/dispatch/precheck: the checklist of a task as submit would run it,
 // without storing anything.
 func (s *Server) precheck(c *fiber.Ctx) error {
-	spec, err := decodeSubmit(c.Body())
-	if err != nil {
-		return err
-	}
-	if err := validate(spec, false); err != nil {
-		return err
-	}
-	creds, _, err := s.credentials(spec)
+	spec, creds, err := s.checkRequest(c)
 	if err != nil {
 		return err
 	}
@@ -153,14 +163,7 @@ func (s *Server) preview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	spec, err := decodeSubmit(c.Body())
-	if err != nil {
-		return err
-	}
-	if err := validate(spec, false); err != nil {
-		return err
-	}
-	creds, _, err := s.credentials(spec)
+	spec, creds, err := s.checkRequest(c)
 	if err != nil {
 		return err
 	}

@@ -255,19 +255,6 @@ func KafkaConfig(spec *api.TaskSpec, creds *api.Credentials, taskID int64) (prod
 	return produce.FromSpec(spec.Kafka, creds, id)
 }
 
-// Databases lists the databases the filters name, in filter order.
-func Databases(fs []api.Filter) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range fs {
-		if !seen[f.DBName] {
-			seen[f.DBName] = true
-			out = append(out, f.DBName)
-		}
-	}
-	return out
-}
-
 // IsUnreachable reports whether err is the network failing to reach a server (refused, timed
 // out, no route, a name that does not resolve) rather than the server answering something
 // wrong: what the dispatcher cannot reach, the worker on another host may.

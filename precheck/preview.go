@@ -10,6 +10,7 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/filter"
 	"github.com/dtsrepl/dts/worker/produce"
 	"github.com/dtsrepl/dts/worker/render"
 	"github.com/dtsrepl/dts/worker/route"
@@ -52,7 +53,7 @@ func Preview(ctx context.Context, spec *api.TaskSpec, creds *api.Credentials, ta
 		return nil, fmt.Errorf("%w %s: %w", ErrSource, d.Source.Addr(), err)
 	}
 	defer conn.Close()
-	all, err := schema.Tables(conn, Databases(spec.Filters))
+	all, err := schema.Tables(conn, filter.Databases(spec.Filters))
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", ErrSource, d.Source.Addr(), err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dtsrepl/dts/api"
 	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/filter"
 	"github.com/dtsrepl/dts/worker/render"
 	"github.com/dtsrepl/dts/worker/route"
 	"github.com/dtsrepl/dts/worker/schema"
@@ -30,7 +31,7 @@ type tableInfo struct {
 
 // readTables finds the tables the filters match today and describes them.
 func (r *run) readTables(ctx context.Context) {
-	dbs := Databases(r.spec.Filters)
+	dbs := filter.Databases(r.spec.Filters)
 	all, err := schema.Tables(r.conn, dbs)
 	if err != nil {
 		r.add("tables.matched", api.CheckWarn, "the filters match tables", fmt.Sprintf("the tables could not be listed: %v", err), "check the account may read information_schema")

@@ -34,6 +34,7 @@ import (
 	"github.com/dtsrepl/dts/store"
 	"github.com/dtsrepl/dts/worker/binlog"
 	"github.com/dtsrepl/dts/worker/change"
+	"github.com/dtsrepl/dts/worker/filter"
 	"github.com/dtsrepl/dts/worker/produce"
 	"github.com/dtsrepl/dts/worker/render"
 	"github.com/dtsrepl/dts/worker/route"
@@ -400,7 +401,7 @@ func (c *Check) run(ctx context.Context) error {
 		return fmt.Errorf("source %s: %w", d.Source.Addr(), err)
 	}
 	defer conn.Close()
-	all, err := schema.Tables(conn, precheck.Databases(spec.Filters))
+	all, err := schema.Tables(conn, filter.Databases(spec.Filters))
 	if err != nil {
 		return fmt.Errorf("source %s: %w", d.Source.Addr(), err)
 	}

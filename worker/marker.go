@@ -71,7 +71,7 @@ func (p *pipeline) cutOver(ctx context.Context, conn *client.Conn, rend *render.
 
 // topics lists the topics the spec writes for the tables it selects now.
 func (p *pipeline) topics(conn *client.Conn, rend *render.Renderer, scope *filter.Scope) ([]string, error) {
-	all, err := schema.Tables(conn, databases(p.task.Spec.Filters))
+	all, err := schema.Tables(conn, filter.Databases(p.task.Spec.Filters))
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func startPoint(conn *client.Conn, server *binlog.Server, prev *api.Status, spec
 		c   Checkpoint
 		err error
 	)
-	dbs := databases(spec.Filters)
+	dbs := filter.Databases(spec.Filters)
 	resumed := false
 	switch {
 	case prev != nil && prev.Snapshot != nil && !prev.Snapshot.Done:
@@ -104,7 +104,7 @@ func currentPos(conn *client.Conn, server *binlog.Server, dbs []string, log *slo
 // filters that select none of them yet ("" if every filter selects a table): a typo in a match
 // would otherwise stream nothing in silence.
 func unmatched(conn *client.Conn, filters []api.Filter, rows *filter.Set) (string, error) {
-	all, err := schema.Tables(conn, databases(filters))
+	all, err := schema.Tables(conn, filter.Databases(filters))
 	if err != nil {
 		return "", err
 	}
@@ -121,16 +121,4 @@ func unmatched(conn *client.Conn, filters []api.Filter, rows *filter.Set) (strin
 		return "", nil
 	}
 	return "warning: " + strings.Join(parts, ", ") + " selects no table of the source yet; tables created later that match are streamed", nil
-}
-
-func databases(fs []api.Filter) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, f := range fs {
-		if !seen[f.DBName] {
-			seen[f.DBName] = true
-			out = append(out, f.DBName)
-		}
-	}
-	return out
 }

@@ -314,3 +314,16 @@ func isCondition(e *expr) bool {
 	}
 	return false
 }
+
+// Databases lists the databases the filters name, in filter order, once each.
+func Databases(fs []api.Filter) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range fs {
+		if !seen[f.DBName] {
+			seen[f.DBName] = true
+			out = append(out, f.DBName)
+		}
+	}
+	return out
+}
